@@ -5,6 +5,7 @@ generated secret key kept there, mail printed to the console and payments
 through the demo gateway. See docs/configuration.md for every variable.
 """
 
+import os
 import secrets
 from pathlib import Path
 
@@ -103,8 +104,11 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
-    # A file, not memory, so tests that book from many threads share it.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # A file, not memory, so tests that book from many threads share it; one
+    # per test run, so two runs never share one.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
