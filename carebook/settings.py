@@ -124,6 +124,7 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
@@ -173,3 +174,4 @@ LOGGING = {
 # Carebook's own settings.
 CAREBOOK_BASE_URL = env_str("CAREBOOK_BASE_URL", "http://127.0.0.1:8000")
 CAREBOOK_HOLD_MINUTES = env_int("CAREBOOK_HOLD_MINUTES", 10, minimum=1)
+CAREBOOK_PAYMENT_MINUTES = env_int("CAREBOOK_PAYMENT_MINUTES", 30, minimum=1)

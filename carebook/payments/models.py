@@ -13,6 +13,7 @@ class Payment(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        REFUNDED = "refunded"
 
     booking = models.ForeignKey(
         Booking, on_delete=models.PROTECT, related_name="payments"
@@ -23,9 +24,12 @@ class Payment(models.Model):
     )
     amount = models.PositiveIntegerField(help_text="In the currency's minor unit.")
     currency = models.CharField(max_length=3)
+    refunded_amount = models.PositiveIntegerField(default=0)
     checkout_token = models.CharField(max_length=64, unique=True)
     gateway_reference = models.CharField(max_length=255, blank=True)
-    decline_reason = models.CharField(max_length=64, blank=True)
+    return_url = models.CharField(
+        max_length=500, help_text="Where the patient goes after paying."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     completed_at = models.DateTimeField(null=True, blank=True)
 
@@ -35,3 +39,26 @@ class Payment(models.Model):
 
     def __str__(self):
         return f"{self.gateway} {self.amount} {self.currency} ({self.status})"
+
+
+class PaymentAttempt(models.Model):
+    """One try at paying: a card accepted or declined, with the reason."""
+
+    class Outcome(models.TextChoices):
+        SUCCEEDED = "succeeded"
+        DECLINED = "declined"
+
+    payment = models.ForeignKey(
+        Payment, on_delete=models.CASCADE, related_name="attempts"
+    )
+    outcome = models.CharField(max_length=16, choices=Outcome.choices)
+    decline_reason = models.CharField(max_length=64, blank=True)
+    amount = models.PositiveIntegerField()
+    currency = models.CharField(max_length=3)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-at"]
+
+    def __str__(self):
+        return f"{self.outcome} {self.decline_reason}".strip()

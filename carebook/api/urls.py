@@ -1,0 +1,18 @@
+from ninja import NinjaAPI
+
+from carebook.api import bookings, providers
+from carebook.api.errors import install_error_handlers
+
+api = NinjaAPI(
+    title="Carebook API",
+    version="1",
+    description=(
+        "Find providers and their free times, and book appointments. "
+        "Times are RFC 3339; amounts are decimal strings with the currency's "
+        "own number of digits."
+    ),
+    urls_namespace="api",
+)
+install_error_handlers(api)
+api.add_router("/providers", providers.router)
+api.add_router("/bookings", bookings.router)

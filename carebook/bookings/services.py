@@ -1,0 +1,310 @@
+"""The booking life cycle: hold a slot, add the patient, confirm, expire.
+
+Every change that holds time runs in a transaction that first takes a lock
+(the provider's row on PostgreSQL; SQLite's IMMEDIATE transactions hold the
+database's write lock from their start), then checks the slot again. On
+PostgreSQL an exclusion constraint backs the check.
+"""
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from carebook.audit.services import JOB, Actor, record_change
+from carebook.bookings.availability import is_free_slot
+from carebook.bookings.models import Booking, hash_token
+from carebook.payments import services as payments
+from carebook.payments.models import Payment
+from carebook.practice.models import AppointmentType, Provider, Service
+
+logger = logging.getLogger(__name__)
+
+# Unambiguous letters and digits: no 0/O, 1/I/L.
+REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
+REFERENCE_LENGTH = 8
+EXCLUSION_VIOLATION = "23P01"
+
+
+class BookingError(Exception):
+    """A booking request that cannot be carried out; the message says why."""
+
+
+class SlotUnavailable(BookingError):
+    """The requested time is not free (anymore)."""
+
+
+class NotOffered(BookingError):
+    """The provider does not offer this appointment type."""
+
+
+class WrongState(BookingError):
+    """The booking is not in a state that allows this change."""
+
+
+@dataclass(frozen=True)
+class PatientDetails:
+    name: str
+    email: str
+    phone: str = ""
+
+
+@dataclass(frozen=True)
+class HeldBooking:
+    """A new booking and its secret token, which is shown only once."""
+
+    booking: Booking
+    token: str
+
+
+def new_reference() -> str:
+    """Return a fresh booking reference such as 'K7M2Q9XR'."""
+    return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
+
+
+def find_service(provider: Provider, appointment_type: AppointmentType) -> Service:
+    """Return the provider's service for the type, or raise NotOffered."""
+    try:
+        return Service.objects.select_related("provider__practice").get(
+            provider=provider, appointment_type=appointment_type
+        )
+    except Service.DoesNotExist:
+        raise NotOffered(
+            f"{provider.name} does not offer {appointment_type.name}"
+        ) from None
+
+
+def _lock_provider(provider: Provider) -> None:
+    """Serialise bookings of one provider until the transaction ends."""
+    # On SQLite the IMMEDIATE transaction already holds the write lock, and
+    # SELECT ... FOR UPDATE does not exist; Django leaves it out there.
+    Provider.objects.select_for_update().filter(pk=provider.pk).first()
+
+
+def _expire_lapsed_holds_near(provider: Provider, start, end, now) -> None:
+    """Mark lapsed holds overlapping [start, end) expired, freeing their time.
+
+    Availability already treats them as free; the database constraint does
+    not until their status changes.
+    """
+    lapsed = (
+        Booking.objects.filter(
+            provider=provider,
+            status__in=Booking.EXPIRING_STATUSES,
+            hold_expires_at__lte=now,
+        )
+        .overlapping(start, end)
+        .values_list("pk", flat=True)
+    )
+    for booking_id in list(lapsed):
+        expire_booking(booking_id, JOB, now)
+
+
+def hold_slot(
+    *,
+    provider: Provider,
+    appointment_type: AppointmentType,
+    start: datetime,
+    patient_timezone: str,
+    source: str,
+    actor: Actor,
+    picker_opened_at: datetime | None = None,
+    now: datetime | None = None,
+) -> HeldBooking:
+    """Hold a free slot for a short while and return the new booking.
+
+    Raises SlotUnavailable when the time is not a free slot, including when
+    another booking took it a moment earlier.
+    """
+    now = now or timezone.now()
+    service = find_service(provider, appointment_type)
+    duration = timedelta(minutes=appointment_type.duration_minutes)
+    before = timedelta(minutes=appointment_type.buffer_before_minutes)
+    after = timedelta(minutes=appointment_type.buffer_after_minutes)
+    token = secrets.token_urlsafe(32)
+
+    try:
+        with transaction.atomic():
+            _lock_provider(provider)
+            _expire_lapsed_holds_near(
+                provider, start - before, start + duration + after, now
+            )
+            if not is_free_slot(provider, appointment_type, start, now):
+                raise SlotUnavailable("That time is no longer free.")
+
+            booking = Booking.objects.create(
+                reference=new_reference(),
+                token_hash=hash_token(token),
+                provider=provider,
+                appointment_type=appointment_type,
+                status=Booking.Status.HELD,
+                source=source,
+                start=start,
+                end=start + duration,
+                blocked_start=start - before,
+                blocked_end=start + duration + after,
+                hold_expires_at=now + timedelta(minutes=settings.CAREBOOK_HOLD_MINUTES),
+                price_amount=service.price_amount,
+                currency=provider.practice.currency,
+                patient_timezone=patient_timezone,
+                picker_opened_at=picker_opened_at,
+                held_at=now,
+            )
+            record_change("booking.held", booking, actor, {"start": start.isoformat()})
+    except IntegrityError as error:
+        if getattr(error.__cause__, "sqlstate", None) == EXCLUSION_VIOLATION:
+            raise SlotUnavailable("That time is no longer free.") from None
+        raise
+
+    logger.info("Booking %s held for provider %s", booking.pk, provider.pk)
+    return HeldBooking(booking, token)
+
+
+def add_patient_details(
+    booking: Booking,
+    patient: PatientDetails,
+    return_url: str,
+    actor: Actor,
+    now: datetime | None = None,
+) -> Booking:
+    """Attach the patient to a held booking, then ask for payment or confirm.
+
+    A booking with a price waits for payment for CAREBOOK_PAYMENT_MINUTES;
+    a free one is confirmed at once.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=booking.pk)
+        if booking.status != Booking.Status.HELD or booking.is_hold_expired(now):
+            raise WrongState("This hold has ended; please choose a time again.")
+
+        booking.patient_name = patient.name
+        booking.patient_email = patient.email
+        booking.patient_phone = patient.phone
+        if booking.needs_payment:
+            booking.status = Booking.Status.PENDING_PAYMENT
+            booking.hold_expires_at = now + timedelta(
+                minutes=settings.CAREBOOK_PAYMENT_MINUTES
+            )
+            booking.save()
+            record_change("booking.pending_payment", booking, actor)
+            payments.start_payment(booking, return_url, actor)
+        else:
+            _confirm(booking, actor, now)
+    return booking
+
+
+def book_slot(
+    *, patient: PatientDetails, return_url_for: Callable[[str], str], **hold_arguments
+) -> HeldBooking:
+    """Hold a slot and add the patient in one go, as the API does.
+
+    `return_url_for` turns the new booking's token into the address the
+    patient comes back to after paying.
+    """
+    held = hold_slot(**hold_arguments)
+    booking = add_patient_details(
+        held.booking,
+        patient,
+        return_url_for(held.token),
+        hold_arguments["actor"],
+        hold_arguments.get("now"),
+    )
+    return HeldBooking(booking, held.token)
+
+
+def _confirm(booking: Booking, actor: Actor, now: datetime) -> None:
+    """Move a locked booking to confirmed."""
+    booking.status = Booking.Status.CONFIRMED
+    booking.hold_expires_at = None
+    booking.confirmed_at = now
+    booking.save()
+    record_change("booking.confirmed", booking, actor)
+    logger.info("Booking %s confirmed", booking.pk)
+
+
+def settle_payment(
+    payment_id: int, gateway_reference: str, actor: Actor, now=None
+) -> Booking:
+    """Record a successful payment and confirm its booking, once.
+
+    A payment that arrives after its hold lapsed still confirms the booking
+    when its time is free; when another booking has taken it, the payment is
+    refunded in full and the booking ends expired.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = Payment.objects.select_related("booking").get(pk=payment_id).booking
+        _lock_provider(booking.provider)
+        if not payments.mark_payment_paid(payment_id, gateway_reference, actor):
+            return Booking.objects.get(pk=booking.pk)
+
+        booking = Booking.objects.select_for_update().get(pk=booking.pk)
+        is_waiting = booking.status == Booking.Status.PENDING_PAYMENT
+        is_late = booking.status == Booking.Status.EXPIRED or (
+            is_waiting and booking.is_hold_expired(now)
+        )
+        if (is_waiting and not is_late) or (
+            is_late and not _is_time_taken(booking, now)
+        ):
+            _confirm(booking, actor, now)
+        else:
+            payments.refund_in_full(Payment.objects.get(pk=payment_id), actor)
+            expire_booking(booking.pk, actor, now)
+    return Booking.objects.get(pk=booking.pk)
+
+
+def _is_time_taken(booking: Booking, now) -> bool:
+    """Return whether another booking now holds any of this booking's time."""
+    _expire_lapsed_holds_near(
+        booking.provider, booking.blocked_start, booking.blocked_end, now
+    )
+    return (
+        Booking.objects.filter(provider=booking.provider)
+        .holding_time(now)
+        .overlapping(booking.blocked_start, booking.blocked_end)
+        .exclude(pk=booking.pk)
+        .exists()
+    )
+
+
+def expire_booking(booking_id: int, actor: Actor, now=None) -> bool:
+    """Expire a lapsed hold; return False when it was not one."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        changed = Booking.objects.filter(
+            pk=booking_id,
+            status__in=Booking.EXPIRING_STATUSES,
+            hold_expires_at__lte=now,
+        ).update(status=Booking.Status.EXPIRED, updated_at=now)
+        if not changed:
+            return False
+
+        booking = Booking.objects.get(pk=booking_id)
+        payments.cancel_open_payments(booking, actor)
+        record_change("booking.expired", booking, actor)
+    logger.info("Booking %s expired", booking_id)
+    return True
+
+
+def expire_lapsed_holds(now=None) -> int:
+    """Expire every hold whose time is up; return how many."""
+    now = now or timezone.now()
+    lapsed = Booking.objects.filter(
+        status__in=Booking.EXPIRING_STATUSES, hold_expires_at__lte=now
+    ).values_list("pk", flat=True)
+    return sum(expire_booking(booking_id, JOB, now) for booking_id in list(lapsed))
+
+
+def find_booking_by_token(token: str) -> Booking | None:
+    """Return the booking a patient's secret token opens, if any."""
+    return (
+        Booking.objects.select_related("provider__practice", "appointment_type")
+        .filter(token_hash=hash_token(token))
+        .first()
+    )

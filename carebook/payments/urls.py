@@ -1,0 +1,9 @@
+from django.urls import path
+
+from carebook.payments import views
+
+app_name = "payments"
+
+urlpatterns = [
+    path("demo/<str:checkout_token>/", views.demo_checkout, name="demo_checkout"),
+]

@@ -1,0 +1,47 @@
+"""The demo gateway's hosted checkout page."""
+
+from django.shortcuts import get_object_or_404, redirect, render
+
+from carebook.audit.services import PATIENT
+from carebook.bookings.services import settle_payment
+from carebook.payments.forms import DemoCardForm
+from carebook.payments.gateways import DemoGateway
+from carebook.payments.models import Payment
+from carebook.payments.services import record_decline
+
+
+def demo_checkout(request, checkout_token: str):
+    """Take a test card for one payment, as a card processor's page would."""
+    payment = get_object_or_404(
+        Payment.objects.select_related("booking__provider__practice"),
+        checkout_token=checkout_token,
+        gateway=DemoGateway.name,
+    )
+    if payment.status == Payment.Status.SUCCEEDED:
+        return redirect(payment.return_url)
+    is_open = payment.status == Payment.Status.PENDING
+
+    form = DemoCardForm(request.POST or None)
+    decline = ""
+    if request.method == "POST" and is_open and form.is_valid():
+        result = DemoGateway().charge_card(form.cleaned_data["card_number"])
+        if result.is_paid:
+            settle_payment(payment.pk, f"demo_{payment.checkout_token[:12]}", PATIENT)
+            return redirect(payment.return_url)
+        record_decline(payment, result.decline_reason, PATIENT)
+        decline = result.decline_reason.replace("_", " ")
+
+    return render(
+        request,
+        "payments/demo_checkout.html",
+        {
+            "payment": payment,
+            "booking": payment.booking,
+            "form": form,
+            "decline": decline,
+            "is_open": is_open,
+            "paid_card": DemoGateway.PAID_CARD,
+            "declined_card": "4000000000000002",
+        },
+        status=402 if decline else 200,
+    )

@@ -1,0 +1,22 @@
+from django.urls import path
+
+from carebook.web import views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("providers/<int:provider_id>/", views.provider_page, name="provider"),
+    path(
+        "providers/<int:provider_id>/book/<slug:type_slug>/",
+        views.slot_picker,
+        name="slots",
+    ),
+    path(
+        "providers/<int:provider_id>/book/<slug:type_slug>/hold/",
+        views.hold,
+        name="hold",
+    ),
+    path("booking/<str:token>/details/", views.details, name="details"),
+    path("booking/<str:token>/", views.booking_page, name="booking"),
+]

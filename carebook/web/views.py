@@ -1,0 +1,231 @@
+"""Patient pages: find a provider, pick a time, give details, see the booking."""
+
+from datetime import date, datetime, time, timedelta
+from itertools import groupby
+from zoneinfo import ZoneInfo
+
+from django.core import signing
+from django.http import Http404, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from carebook.audit.services import Actor
+from carebook.bookings import services
+from carebook.bookings.availability import find_free_slots
+from carebook.bookings.models import Booking
+from carebook.payments.models import Payment
+from carebook.payments.services import checkout_url
+from carebook.practice.models import Practice, Provider, Service
+from carebook.scheduling import Interval
+from carebook.timezones import is_zone
+from carebook.web.forms import HoldForm, PatientDetailsForm, zone_choices
+from carebook.web.links import booking_url
+
+DAYS_SHOWN = 7
+JOURNEY_SALT = "carebook.web.journey"
+
+
+def home(request):
+    """List the providers, grouped by specialty."""
+    providers = (
+        Provider.objects.filter(is_active=True)
+        .select_related("practice")
+        .prefetch_related("services__appointment_type")
+        .order_by("specialty", "name")
+    )
+    specialties = [
+        (specialty, list(group))
+        for specialty, group in groupby(providers, key=lambda p: p.specialty)
+    ]
+    return render(
+        request,
+        "web/home.html",
+        {"practice": Practice.objects.first(), "specialties": specialties},
+    )
+
+
+def provider_page(request, provider_id: int):
+    """Show a provider and the appointment types they offer."""
+    provider = get_object_or_404(
+        Provider.objects.select_related("practice"), pk=provider_id, is_active=True
+    )
+    services_offered = provider.services.select_related("appointment_type")
+    return render(
+        request,
+        "web/provider.html",
+        {"provider": provider, "services": services_offered},
+    )
+
+
+def slot_picker(request, provider_id: int, type_slug: str, error: str = ""):
+    """Show a week of free times, day by day, in the patient's zone."""
+    service = _get_service(provider_id, type_slug)
+    provider = service.provider
+    zone_name = request.GET.get("tz", "")
+    if not is_zone(zone_name):
+        zone_name = provider.zone_name
+    zone = ZoneInfo(zone_name)
+    first_day = (
+        _parse_day(request.GET.get("from")) or timezone.now().astimezone(zone).date()
+    )
+    journey = request.GET.get("journey") or _start_journey()
+
+    window = Interval(
+        datetime.combine(first_day, time(0), tzinfo=zone),
+        datetime.combine(first_day + timedelta(days=DAYS_SHOWN), time(0), tzinfo=zone),
+    )
+    slots = find_free_slots(provider, service.appointment_type, window)
+    days = _group_by_day(slots, first_day, zone)
+
+    context = {
+        "provider": provider,
+        "service": service,
+        "zone_name": zone_name,
+        "zones": zone_choices(),
+        "days": days,
+        "journey": journey,
+        "error": error,
+        "previous_day": max(first_day - timedelta(days=DAYS_SHOWN), _today(zone)),
+        "show_previous": first_day > _today(zone),
+        "next_day": first_day + timedelta(days=DAYS_SHOWN),
+        "auto_zone": "tz" not in request.GET,
+    }
+    template = "web/_slots.html" if request.htmx else "web/slots.html"
+    return render(request, template, context, status=409 if error else 200)
+
+
+@require_POST
+def hold(request, provider_id: int, type_slug: str):
+    """Hold the clicked time for the patient, then ask for their details."""
+    service = _get_service(provider_id, type_slug)
+    form = HoldForm(request.POST)
+    if not form.is_valid():
+        return slot_picker(
+            request, provider_id, type_slug, error="Please choose a time again."
+        )
+
+    try:
+        held = services.hold_slot(
+            provider=service.provider,
+            appointment_type=service.appointment_type,
+            start=form.cleaned_data["start"],
+            patient_timezone=form.cleaned_data["timezone"],
+            source=Booking.Source.WEB,
+            actor=Actor.for_request(request),
+            picker_opened_at=_journey_started(form.cleaned_data["journey"]),
+        )
+    except services.SlotUnavailable:
+        request.GET = request.GET.copy()
+        request.GET["tz"] = form.cleaned_data["timezone"]
+        return slot_picker(
+            request,
+            provider_id,
+            type_slug,
+            error="Sorry, that time was just taken. Please choose another.",
+        )
+    return redirect("web:details", token=held.token)
+
+
+def details(request, token: str):
+    """Ask for the patient's name and contact details for a held time."""
+    booking = _get_booking(token)
+    if booking.status != Booking.Status.HELD:
+        return redirect("web:booking", token=token)
+
+    form = PatientDetailsForm(request.POST or None)
+    error = ""
+    if request.method == "POST" and form.is_valid():
+        try:
+            booking = services.add_patient_details(
+                booking,
+                services.PatientDetails(**form.cleaned_data),
+                booking_url(token),
+                Actor.for_request(request),
+            )
+        except services.WrongState as exc:
+            error = str(exc)
+        else:
+            return _next_step(booking, token)
+    return render(
+        request,
+        "web/details.html",
+        {"booking": booking, "form": form, "error": error, "token": token},
+        status=422 if request.method == "POST" else 200,
+    )
+
+
+def booking_page(request, token: str):
+    """Show the booking to the patient: its state and what comes next."""
+    booking = _get_booking(token)
+    payment = booking.payments.filter(status=Payment.Status.PENDING).first()
+    return render(
+        request,
+        "web/booking.html",
+        {
+            "booking": booking,
+            "token": token,
+            "payment_url": checkout_url(payment) if payment else "",
+            "is_expired": booking.is_hold_expired(),
+        },
+    )
+
+
+def _next_step(booking: Booking, token: str) -> HttpResponseRedirect:
+    payment = booking.payments.filter(status=Payment.Status.PENDING).first()
+    if payment is not None:
+        return redirect(checkout_url(payment))
+    return redirect("web:booking", token=token)
+
+
+def _get_service(provider_id: int, type_slug: str) -> Service:
+    return get_object_or_404(
+        Service.objects.select_related(
+            "provider__practice", "appointment_type__practice"
+        ),
+        provider_id=provider_id,
+        provider__is_active=True,
+        appointment_type__slug=type_slug,
+    )
+
+
+def _get_booking(token: str) -> Booking:
+    booking = services.find_booking_by_token(token)
+    if booking is None:
+        raise Http404("No such booking")
+    return booking
+
+
+def _parse_day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _today(zone: ZoneInfo) -> date:
+    return timezone.now().astimezone(zone).date()
+
+
+def _group_by_day(slots: list[Interval], first_day: date, zone: ZoneInfo) -> list:
+    """Return each shown day with its slots, empty days included."""
+    by_day = {first_day + timedelta(days=n): [] for n in range(DAYS_SHOWN)}
+    for slot in slots:
+        day = slot.start.astimezone(zone).date()
+        if day in by_day:
+            by_day[day].append(slot)
+    return list(by_day.items())
+
+
+def _start_journey() -> str:
+    """Return a signed note of when the patient opened the slot picker."""
+    return signing.dumps(timezone.now().isoformat(), salt=JOURNEY_SALT)
+
+
+def _journey_started(journey: str) -> datetime | None:
+    """Return when the slot picker was opened, if the note is genuine."""
+    try:
+        opened = signing.loads(journey, salt=JOURNEY_SALT, max_age=86400)
+    except signing.BadSignature:
+        return None
+    return datetime.fromisoformat(opened)
