@@ -102,13 +102,15 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# Each test run gets databases of its own, so two runs never share one.
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = SQLITE_OPTIONS
-    # A file, not memory, so tests that book from many threads share it; one
-    # per test run, so two runs never share one.
+    # A file, not memory, so tests that book from many threads share it.
     DATABASES["default"]["TEST"] = {
         "NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")
     }
+else:
+    DATABASES["default"]["TEST"] = {"NAME": f"test_carebook_{os.getpid()}"}
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
