@@ -11,8 +11,9 @@ logger = logging.getLogger(__name__)
 
 
 @db_periodic_task(crontab(minute="*"))
-def expire_lapsed_holds_every_minute():
-    """Free the slots of holds whose time ran out."""
+def expire_lapsed_holds_every_minute() -> int:
+    """Free the slots of holds whose time ran out; return how many."""
     expired = expire_lapsed_holds()
     if expired:
         logger.info("Expired %s lapsed holds", expired)
+    return expired
