@@ -65,6 +65,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "carebook.practice.middleware.PracticeTimezoneMiddleware",
 ]
 
 ROOT_URLCONF = "carebook.urls"

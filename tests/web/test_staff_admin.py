@@ -1,0 +1,69 @@
+"""The staff admin: who may open it, and how it shows bookings."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from carebook.bookings.models import Booking
+
+ELEVEN = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def booking(provider, consultation):
+    return Booking.objects.create(
+        reference="K7M2Q9XR",
+        token_hash="hash",
+        provider=provider,
+        appointment_type=consultation,
+        status="confirmed",
+        source="web",
+        start=ELEVEN,
+        end=ELEVEN + timedelta(minutes=30),
+        blocked_start=ELEVEN,
+        blocked_end=ELEVEN + timedelta(minutes=40),
+        price_amount=8000,
+        currency="EUR",
+        patient_name="Zoë Ní Bhriain",
+        patient_timezone="Europe/Dublin",
+    )
+
+
+def test_admin_shows_appointment_times_in_the_practices_zone(
+    client, admin_user, booking, practice
+):
+    practice.timezone = "Asia/Tokyo"
+    practice.save()
+    client.force_login(admin_user)
+
+    page = client.get("/admin/bookings/booking/").content.decode()
+
+    # 11:00 UTC is 20:00 in Tokyo.
+    assert "Dec. 7, 2026, 8 p.m." in page
+    assert "K7M2Q9XR" in page
+
+
+def test_admin_searches_bookings_by_patient_name(client, admin_user, booking):
+    client.force_login(admin_user)
+
+    found = client.get("/admin/bookings/booking/", {"q": "Bhriain"}).content.decode()
+    missed = client.get("/admin/bookings/booking/", {"q": "Smith"}).content.decode()
+
+    assert "K7M2Q9XR" in found
+    assert "K7M2Q9XR" not in missed
+
+
+def test_a_patient_account_without_staff_rights_is_refused(client, booking):
+    outsider = get_user_model().objects.create_user("patient", password="x" * 20)
+    client.force_login(outsider)
+
+    seen = client.get(f"/admin/bookings/booking/{booking.pk}/change/")
+    deleted = client.post(
+        f"/admin/bookings/booking/{booking.pk}/delete/", {"post": "yes"}
+    )
+
+    assert (seen.status_code, deleted.status_code) == (302, 302)
+    assert seen.url.startswith("/admin/login/")
+    assert deleted.url.startswith("/admin/login/")
+    assert Booking.objects.filter(pk=booking.pk, status="confirmed").exists()
