@@ -97,11 +97,12 @@ def working_intervals(hours: WorkingHours, window: Interval) -> list[Interval]:
     """Return the working time that overlaps `window`, merged, in UTC.
 
     Dates are walked in the provider's zone from the day before the window
-    (whose hours may run past midnight into it) to the window's last day.
+    (whose hours may run past midnight into it) to the day after the window's
+    last day (whose hours may continue an interval running past midnight).
     """
     zone = ZoneInfo(hours.zone)
     first = window.start.astimezone(zone).date() - timedelta(days=1)
-    last = window.end.astimezone(zone).date()
+    last = window.end.astimezone(zone).date() + timedelta(days=1)
 
     found = []
     day = first
@@ -111,14 +112,17 @@ def working_intervals(hours: WorkingHours, window: Interval) -> list[Interval]:
             wall_intervals = hours.weekly.get(day.weekday(), ())
         for wall_start, wall_end in wall_intervals:
             end_day = day if wall_end > wall_start else day + timedelta(days=1)
-            interval = Interval(
-                _local_instant(day, wall_start, zone),
-                _local_instant(end_day, wall_end, zone),
-            )
-            if interval.overlaps(window):
-                found.append(interval)
+            start = _local_instant(day, wall_start, zone)
+            end = _local_instant(end_day, wall_end, zone)
+            # A skipped start is read the length of the gap later and can
+            # pass its end (02:30-03:15 reads as 03:30-03:15): no working time.
+            if start < end:
+                found.append(Interval(start, end))
         day += timedelta(days=1)
-    return _merge(found)
+    # Merge before filtering: an interval outside the window can still join
+    # one inside it, and the joined interval decides where slots start and
+    # whether one fits.
+    return [interval for interval in _merge(found) if interval.overlaps(window)]
 
 
 def free_slots(
