@@ -6,25 +6,14 @@ import pytest
 from django.db import IntegrityError, connection, transaction
 
 from carebook.bookings.models import Booking
+from tests.factories import make_booking
 
 ELEVEN = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
 
 
 def insert(provider, appointment_type, start, status="confirmed", reference="A"):
-    return Booking.objects.create(
-        reference=reference,
-        token_hash=reference,
-        provider=provider,
-        appointment_type=appointment_type,
-        status=status,
-        source="api",
-        start=start,
-        end=start + timedelta(minutes=30),
-        blocked_start=start,
-        blocked_end=start + timedelta(minutes=40),
-        price_amount=8000,
-        currency="EUR",
-        patient_timezone="Europe/Dublin",
+    return make_booking(
+        provider, appointment_type, start, status=status, reference=reference
     )
 
 
@@ -54,19 +43,11 @@ def test_time_of_cancelled_and_expired_bookings_can_be_reused(provider, consulta
 
 def test_booking_that_ends_before_it_starts_is_refused(provider, consultation):
     with pytest.raises(IntegrityError), transaction.atomic():
-        Booking.objects.create(
-            reference="A",
-            token_hash="A",
-            provider=provider,
-            appointment_type=consultation,
-            status="confirmed",
-            source="api",
-            start=ELEVEN,
+        make_booking(
+            provider,
+            consultation,
+            ELEVEN,
             end=ELEVEN - timedelta(minutes=1),
-            blocked_start=ELEVEN,
             blocked_end=ELEVEN,
-            price_amount=0,
-            currency="EUR",
-            patient_timezone="UTC",
         )
     assert Booking.objects.count() == 0

@@ -13,8 +13,9 @@ import pytest
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
-from carebook.bookings.models import Booking, hash_token
+from carebook.bookings.models import Booking
 from tests.conftest import make_provider
+from tests.factories import make_booking
 
 SCREENSHOT = "/tmp/confirmation.png"
 STAFF_PASSWORD = "a long staff password"
@@ -45,21 +46,13 @@ def book_first_free_slot(page, base_url, provider) -> datetime:
 
 def book_directly(provider, consultation, start) -> Booking:
     """Create a confirmed booking without the pages, as staff data would be."""
-    return Booking.objects.create(
+    return make_booking(
+        provider,
+        consultation,
+        start,
         reference="OTHER234",
-        token_hash=hash_token("other provider's token"),
-        provider=provider,
-        appointment_type=consultation,
-        status=Booking.Status.CONFIRMED,
         source=Booking.Source.STAFF,
-        start=start,
-        end=start + timedelta(minutes=30),
-        blocked_start=start,
-        blocked_end=start + timedelta(minutes=40),
-        price_amount=8000,
-        currency="EUR",
         patient_name="Other Patient",
-        patient_timezone="Europe/Dublin",
     )
 
 

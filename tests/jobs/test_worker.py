@@ -23,6 +23,7 @@ from huey.contrib.djhuey import HUEY
 
 from carebook.bookings.models import Booking
 from carebook.bookings.tasks import expire_lapsed_holds_every_minute
+from tests.factories import make_booking
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,19 +115,10 @@ def make_hold(provider, appointment_type, expires_in):
     start = timezone.now().replace(microsecond=0) + timedelta(days=30)
     if Booking.objects.exists():
         start += timedelta(hours=2)
-    return Booking.objects.create(
-        reference=uuid.uuid4().hex[:8].upper(),
-        token_hash=uuid.uuid4().hex,
-        provider=provider,
-        appointment_type=appointment_type,
-        status="held",
-        source="web",
-        start=start,
-        end=start + timedelta(minutes=30),
-        blocked_start=start,
-        blocked_end=start + timedelta(minutes=40),
+    return make_booking(
+        provider,
+        appointment_type,
+        start,
+        status=Booking.Status.HELD,
         hold_expires_at=timezone.now() + expires_in,
-        price_amount=8000,
-        currency="EUR",
-        patient_timezone="Europe/Dublin",
     )

@@ -1,32 +1,24 @@
 """The staff admin: who may open it, and how it shows bookings."""
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth import get_user_model
 
 from carebook.bookings.models import Booking
+from tests.factories import make_booking
 
 ELEVEN = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 def booking(provider, consultation):
-    return Booking.objects.create(
+    return make_booking(
+        provider,
+        consultation,
+        ELEVEN,
         reference="K7M2Q9XR",
-        token_hash="hash",
-        provider=provider,
-        appointment_type=consultation,
-        status="confirmed",
-        source="web",
-        start=ELEVEN,
-        end=ELEVEN + timedelta(minutes=30),
-        blocked_start=ELEVEN,
-        blocked_end=ELEVEN + timedelta(minutes=40),
-        price_amount=8000,
-        currency="EUR",
         patient_name="Zoë Ní Bhriain",
-        patient_timezone="Europe/Dublin",
     )
 
 
