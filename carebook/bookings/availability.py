@@ -57,11 +57,14 @@ def busy_intervals(
         .holding_time(now)
         .overlapping(start, end)
         .exclude(pk=exclude_booking_id)
+        .order_by()
         .values_list("blocked_start", "blocked_end")
     )
-    time_off = TimeOff.objects.filter(
-        provider=provider, start__lt=end, end__gt=start
-    ).values_list("start", "end")
+    time_off = (
+        TimeOff.objects.filter(provider=provider, start__lt=end, end__gt=start)
+        .order_by()
+        .values_list("start", "end")
+    )
     return [Interval(s, e) for s, e in (*bookings, *time_off)]
 
 
