@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_htmx",
+    "ninja",
     "huey.contrib.djhuey",
     "carebook.audit",
     "carebook.practice",
@@ -165,11 +166,22 @@ DEFAULT_FROM_EMAIL = env_str("EMAIL_FROM", "Carebook <bookings@localhost>")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    "filters": {"redact": {"()": "carebook.log_filters.RedactSecrets"}},
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        # Django's request log names the path, which may hold a token.
+        "requests": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact"],
+        },
+    },
+    "loggers": {
+        "django.request": {"handlers": ["requests"], "propagate": False},
+        "django.server": {"handlers": ["requests"], "propagate": False},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

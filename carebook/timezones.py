@@ -1,7 +1,15 @@
-"""IANA time zone names, checked and listed for people to choose from."""
+"""IANA time zone names and the span of dates Carebook works with."""
 
 import zoneinfo
+from datetime import date
 from functools import cache
+
+# Far enough either way for any appointment, near enough that shifting a date
+# by a day or a zone offset never leaves what Python's datetime can hold.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2199, 12, 31)
+# Names zoneinfo lists that are not places.
+NOT_ZONES = frozenset({"localtime", "posixrules", "Factory"})
 
 
 def is_zone(name: str) -> bool:
@@ -9,9 +17,14 @@ def is_zone(name: str) -> bool:
     return name in _known_zones()
 
 
+def is_supported_date(day: date) -> bool:
+    """Return whether a date lies in the span Carebook books and lists."""
+    return EARLIEST_DATE <= day <= LATEST_DATE
+
+
 @cache
 def _known_zones() -> frozenset[str]:
-    return frozenset(zoneinfo.available_timezones())
+    return frozenset(zoneinfo.available_timezones()) - NOT_ZONES
 
 
 @cache
@@ -20,6 +33,8 @@ def all_zones() -> list[str]:
     regional = sorted(
         name
         for name in zoneinfo.available_timezones()
-        if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/"))
+        if "/" in name
+        and name not in NOT_ZONES
+        and not name.startswith(("Etc/", "SystemV/", "US/"))
     )
     return [*regional, "UTC"]

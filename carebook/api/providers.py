@@ -12,7 +12,7 @@ from carebook.api.schemas import PriceOut, ProviderOut, ServiceOut, SlotOut, Slo
 from carebook.bookings.availability import find_free_slots
 from carebook.practice.models import Provider, Service
 from carebook.scheduling import Interval
-from carebook.timezones import is_zone
+from carebook.timezones import is_supported_date, is_zone
 
 router = Router(tags=["providers"])
 
@@ -89,6 +89,11 @@ def _day_window(first: date, last: date, zone_name: str) -> Interval:
     """Return the instants from `first` 00:00 to the end of `last` in a zone."""
     if not is_zone(zone_name):
         raise field_error(["query", "timezone"], f"{zone_name!r} is not an IANA zone")
+    for name, day in (("start", first), ("end", last)):
+        if not is_supported_date(day):
+            raise field_error(
+                ["query", name], "date is outside the dates Carebook lists"
+            )
     if last < first:
         raise field_error(["query", "end"], "end must not be before start")
     if (last - first).days >= MAX_SLOT_DAYS:

@@ -1,11 +1,34 @@
 """Shapes of the API's requests and answers."""
 
+import unicodedata
 from datetime import datetime
+from typing import Annotated
 
 from ninja import Schema
-from pydantic import EmailStr, Field, field_validator
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
 
 from carebook.money import decimal_string
+from carebook.timezones import is_supported_date
+
+
+def _printable(value: str) -> str:
+    """Refuse control characters, which no name or phone number holds."""
+    if any(unicodedata.category(char) == "Cc" for char in value):
+        raise ValueError("must not contain control characters")
+    return value
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True), AfterValidator(_printable)
+]
 
 
 class PriceOut(Schema):
@@ -43,18 +66,17 @@ class SlotsOut(Schema):
 
 
 class PatientIn(Schema):
-    name: str = Field(min_length=1, max_length=200)
-    email: EmailStr
-    phone: str = Field(default="", max_length=40)
+    model_config = ConfigDict(extra="forbid")
 
-    @field_validator("name", "phone")
-    @classmethod
-    def strip(cls, value: str) -> str:
-        return value.strip()
+    name: Annotated[Text, Field(min_length=1, max_length=200)]
+    email: EmailStr
+    phone: Annotated[Text, Field(max_length=40)] = ""
 
 
 class BookingIn(Schema):
-    provider: int
+    model_config = ConfigDict(extra="forbid")
+
+    provider: StrictInt
     appointment_type: str = Field(min_length=1, max_length=50)
     start: datetime
     patient: PatientIn
@@ -67,6 +89,8 @@ class BookingIn(Schema):
     def start_has_offset(cls, value: datetime) -> datetime:
         if value.tzinfo is None:
             raise ValueError("start needs a UTC offset, as in RFC 3339")
+        if not is_supported_date(value.date()):
+            raise ValueError("start is outside the dates Carebook books")
         return value
 
 

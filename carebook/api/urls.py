@@ -3,7 +3,21 @@ from ninja import NinjaAPI
 from carebook.api import bookings, providers
 from carebook.api.errors import install_error_handlers
 
-api = NinjaAPI(
+
+class CarebookAPI(NinjaAPI):
+    def get_openapi_schema(self, **kwargs):
+        """Return the OpenAPI document, with the booking token's scheme."""
+        schema = super().get_openapi_schema(**kwargs)
+        schemes = schema["components"].setdefault("securitySchemes", {})
+        schemes["BookingToken"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "The secret token returned when the booking was made.",
+        }
+        return schema
+
+
+api = CarebookAPI(
     title="Carebook API",
     version="1",
     description=(

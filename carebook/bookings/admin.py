@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from carebook.audit.models import ActorKind
+from carebook.audit.services import Actor, record_change
 from carebook.bookings.models import Booking
 from carebook.payments.models import Payment
 
@@ -40,24 +42,53 @@ class BookingAdmin(admin.ModelAdmin):
     search_fields = ["reference", "patient_name", "patient_email", "patient_phone"]
     date_hierarchy = "start"
     list_select_related = ["provider__practice", "appointment_type"]
-    readonly_fields = [
+    # Time, provider, type and price change only through the booking
+    # service, which keeps the no-overlap rule; staff may correct contact
+    # details here.
+    fields = [
         "reference",
         "status",
         "source",
+        "provider",
+        "appointment_type",
         "start",
         "end",
         "blocked_start",
         "blocked_end",
         "hold_expires_at",
-        "price_amount",
-        "currency",
+        "price",
+        "patient_name",
+        "patient_email",
+        "patient_phone",
+        "patient_timezone",
         "picker_opened_at",
         "held_at",
         "confirmed_at",
         "updated_at",
     ]
-    exclude = ["token_hash"]
+    readonly_fields = [
+        name
+        for name in fields
+        if name not in ("patient_name", "patient_email", "patient_phone")
+    ]
     inlines = [PaymentInline]
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        record_change(
+            "booking.contact_changed",
+            obj,
+            Actor(ActorKind.STAFF, request.user),
+            {"fields": form.changed_data},
+        )
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Bookings are cancelled, never deleted: payments and the audit
+        # trail point at them.
+        return False
 
     @admin.display(description="price", ordering="price_amount")
     def price(self, booking):

@@ -86,7 +86,9 @@ def _lock_provider(provider: Provider) -> None:
     Provider.objects.select_for_update().filter(pk=provider.pk).first()
 
 
-def _expire_lapsed_holds_near(provider: Provider, start, end, now) -> None:
+def _expire_lapsed_holds_near(
+    provider: Provider, start, end, now, exclude_booking_id=None
+) -> None:
     """Mark lapsed holds overlapping [start, end) expired, freeing their time.
 
     Availability already treats them as free; the database constraint does
@@ -99,6 +101,7 @@ def _expire_lapsed_holds_near(provider: Provider, start, end, now) -> None:
             hold_expires_at__lte=now,
         )
         .overlapping(start, end)
+        .exclude(pk=exclude_booking_id)
         .values_list("pk", flat=True)
     )
     for booking_id in list(lapsed):
@@ -135,7 +138,7 @@ def hold_slot(
                 provider, start - before, start + duration + after, now
             )
             if not is_free_slot(provider, appointment_type, start, now):
-                raise SlotUnavailable("That time is no longer free.")
+                raise SlotUnavailable("That time is not available to book.")
 
             booking = Booking.objects.create(
                 reference=new_reference(),
@@ -158,7 +161,7 @@ def hold_slot(
             record_change("booking.held", booking, actor, {"start": start.isoformat()})
     except IntegrityError as error:
         if getattr(error.__cause__, "sqlstate", None) == EXCLUSION_VIOLATION:
-            raise SlotUnavailable("That time is no longer free.") from None
+            raise SlotUnavailable("That time is not available to book.") from None
         raise
 
     logger.info("Booking %s held for provider %s", booking.pk, provider.pk)
@@ -207,14 +210,15 @@ def book_slot(
     `return_url_for` turns the new booking's token into the address the
     patient comes back to after paying.
     """
-    held = hold_slot(**hold_arguments)
-    booking = add_patient_details(
-        held.booking,
-        patient,
-        return_url_for(held.token),
-        hold_arguments["actor"],
-        hold_arguments.get("now"),
-    )
+    with transaction.atomic():
+        held = hold_slot(**hold_arguments)
+        booking = add_patient_details(
+            held.booking,
+            patient,
+            return_url_for(held.token),
+            hold_arguments["actor"],
+            hold_arguments.get("now"),
+        )
     return HeldBooking(booking, held.token)
 
 
@@ -262,7 +266,7 @@ def settle_payment(
 def _is_time_taken(booking: Booking, now) -> bool:
     """Return whether another booking now holds any of this booking's time."""
     _expire_lapsed_holds_near(
-        booking.provider, booking.blocked_start, booking.blocked_end, now
+        booking.provider, booking.blocked_start, booking.blocked_end, now, booking.pk
     )
     return (
         Booking.objects.filter(provider=booking.provider)
@@ -290,6 +294,18 @@ def expire_booking(booking_id: int, actor: Actor, now=None) -> bool:
         record_change("booking.expired", booking, actor)
     logger.info("Booking %s expired", booking_id)
     return True
+
+
+def release_hold(booking: Booking, actor: Actor, now=None) -> bool:
+    """Give up a held time the patient left for another; False if not held."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        released = Booking.objects.filter(
+            pk=booking.pk, status=Booking.Status.HELD
+        ).update(status=Booking.Status.EXPIRED, hold_expires_at=now, updated_at=now)
+        if released:
+            record_change("booking.released", booking, actor)
+    return bool(released)
 
 
 def expire_lapsed_holds(now=None) -> int:

@@ -1,8 +1,8 @@
 """Payment gateways: where a patient goes to pay, and how money comes back.
 
 A gateway sends the patient to a hosted page, so card numbers never touch
-Carebook's database. Stripe is used when STRIPE_SECRET_KEY is set; otherwise
-the demo gateway, whose page lives inside Carebook and takes test cards.
+Carebook's database. The demo gateway's page lives inside Carebook and takes
+test cards; it is the gateway used when no card processor is configured.
 """
 
 from dataclasses import dataclass

@@ -1,6 +1,7 @@
 """The demo gateway's hosted checkout page."""
 
 from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
 
 from carebook.audit.services import PATIENT
 from carebook.bookings.services import settle_payment
@@ -10,6 +11,7 @@ from carebook.payments.models import Payment
 from carebook.payments.services import record_decline
 
 
+@never_cache
 def demo_checkout(request, checkout_token: str):
     """Take a test card for one payment, as a card processor's page would."""
     payment = get_object_or_404(
@@ -19,7 +21,12 @@ def demo_checkout(request, checkout_token: str):
     )
     if payment.status == Payment.Status.SUCCEEDED:
         return redirect(payment.return_url)
-    is_open = payment.status == Payment.Status.PENDING
+    # A lapsed hold closes its payment page at once, whether or not the job
+    # that expires holds has run yet.
+    is_open = (
+        payment.status == Payment.Status.PENDING
+        and not payment.booking.is_hold_expired()
+    )
 
     form = DemoCardForm(request.POST or None)
     decline = ""

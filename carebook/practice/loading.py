@@ -31,6 +31,7 @@ from carebook.practice.practice_file import (
     WEEKDAYS,
     OverrideSpec,
     PracticeFile,
+    PracticeFileError,
     ProviderSpec,
     parse_practice_file,
 )
@@ -107,6 +108,7 @@ def load_practice(text: str, source_name: str, actor: Actor = SYSTEM) -> LoadRes
     spec = parse_practice_file(text, source_name)
 
     with transaction.atomic():
+        _check_one_practice(spec, source_name)
         result = _save_practice(spec)
         if result.is_changed:
             changes = result.as_changes(source_name)
@@ -124,6 +126,23 @@ def load_practice(text: str, source_name: str, actor: Actor = SYSTEM) -> LoadRes
     else:
         logger.info("Practice %s already matches %s", result.practice.pk, source_name)
     return result
+
+
+def _check_one_practice(spec: PracticeFile, source_name: str) -> None:
+    """Refuse a second practice: one deployment serves one practice.
+
+    The patient pages, the staff's time zone and the API all speak for a
+    single practice; a second one would mix into them.
+    """
+    other = Practice.objects.exclude(slug=spec.practice.slug).first()
+    if other is not None:
+        raise PracticeFileError(
+            [
+                f"{source_name}: practice.slug: this Carebook already holds "
+                f'practice "{other.slug}" and serves one practice; use that '
+                "slug to update it, or start from an empty database"
+            ]
+        )
 
 
 def _save_practice(spec: PracticeFile) -> LoadResult:

@@ -38,6 +38,7 @@ from carebook.practice.models import (
     Practice,
     validate_zone,
 )
+from carebook.timezones import EARLIEST_DATE, LATEST_DATE, is_supported_date
 
 logger = logging.getLogger(__name__)
 
@@ -317,21 +318,34 @@ def _check_no_overlap(ranges: list[TimeRange]) -> list[TimeRange]:
 def _parse_date(value: Any) -> date:
     if isinstance(value, str) and DATE_PATTERN.fullmatch(value):
         try:
-            return date.fromisoformat(value)
+            day = date.fromisoformat(value)
         except ValueError:
             pass
+        else:
+            _check_supported(day, value)
+            return day
     raise ValueError(f"date {_show(value)} is not a valid date YYYY-MM-DD")
+
+
+def _check_supported(day: date, value: Any) -> None:
+    """Refuse a date too far away for any appointment."""
+    if not is_supported_date(day):
+        raise ValueError(
+            f"date {_show(value)} is outside the dates Carebook handles "
+            f"({EARLIEST_DATE} to {LATEST_DATE})"
+        )
 
 
 def _check_moment(value: Any) -> str:
     """Refuse text that is neither "YYYY-MM-DD HH:MM" nor "YYYY-MM-DD"."""
     try:
-        _wall_moment(value, is_end=False)
+        day, _ = _wall_moment(value, is_end=False)
     except (TypeError, ValueError):
         raise ValueError(
             f'{_show(value)} is not a date and time "YYYY-MM-DD HH:MM" '
             'or a date "YYYY-MM-DD"'
         ) from None
+    _check_supported(day, value)
     return value
 
 

@@ -1,8 +1,10 @@
 """Forms of the patient pages."""
 
+from datetime import datetime
+
 from django import forms
 
-from carebook.timezones import all_zones, is_zone
+from carebook.timezones import all_zones, is_supported_date, is_zone
 
 
 class PatientDetailsForm(forms.Form):
@@ -25,14 +27,19 @@ class PatientDetailsForm(forms.Form):
 class HoldForm(forms.Form):
     """A click on a slot: which time, in which zone, since when looking."""
 
-    start = forms.DateTimeField()
+    start = forms.CharField(max_length=40)
     timezone = forms.CharField(max_length=64)
     journey = forms.CharField(required=False, max_length=200)
 
     def clean_start(self):
-        start = self.cleaned_data["start"]
+        try:
+            start = datetime.fromisoformat(self.cleaned_data["start"])
+        except ValueError:
+            raise forms.ValidationError("Not a time.") from None
         if start.tzinfo is None:
             raise forms.ValidationError("The time needs its UTC offset.")
+        if not is_supported_date(start.date()):
+            raise forms.ValidationError("That date cannot be booked.")
         return start
 
     def clean_timezone(self):

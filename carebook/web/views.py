@@ -1,5 +1,6 @@
 """Patient pages: find a provider, pick a time, give details, see the booking."""
 
+from collections import Counter
 from datetime import date, datetime, time, timedelta
 from itertools import groupby
 from zoneinfo import ZoneInfo
@@ -8,6 +9,7 @@ from django.core import signing
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from carebook.audit.services import Actor
@@ -24,6 +26,7 @@ from carebook.web.links import booking_url
 
 DAYS_SHOWN = 7
 JOURNEY_SALT = "carebook.web.journey"
+SESSION_HOLD = "carebook.hold"
 
 
 def home(request):
@@ -58,7 +61,9 @@ def provider_page(request, provider_id: int):
     )
 
 
-def slot_picker(request, provider_id: int, type_slug: str, error: str = ""):
+def slot_picker(
+    request, provider_id: int, type_slug: str, error: str = "", status: int = 200
+):
     """Show a week of free times, day by day, in the patient's zone."""
     service = _get_service(provider_id, type_slug)
     provider = service.provider
@@ -66,9 +71,11 @@ def slot_picker(request, provider_id: int, type_slug: str, error: str = ""):
     if not is_zone(zone_name):
         zone_name = provider.zone_name
     zone = ZoneInfo(zone_name)
-    first_day = (
-        _parse_day(request.GET.get("from")) or timezone.now().astimezone(zone).date()
-    )
+    today = _today(zone)
+    last_day = today + timedelta(days=provider.practice.horizon_days)
+    first_day = _parse_day(request.GET.get("from"))
+    if first_day is None or not today <= first_day <= last_day:
+        first_day = today
     journey = request.GET.get("journey") or _start_journey()
 
     window = Interval(
@@ -86,33 +93,56 @@ def slot_picker(request, provider_id: int, type_slug: str, error: str = ""):
         "days": days,
         "journey": journey,
         "error": error,
-        "previous_day": max(first_day - timedelta(days=DAYS_SHOWN), _today(zone)),
-        "show_previous": first_day > _today(zone),
+        "previous_day": max(first_day - timedelta(days=DAYS_SHOWN), today),
+        "show_previous": first_day > today,
         "next_day": first_day + timedelta(days=DAYS_SHOWN),
+        "show_next": first_day + timedelta(days=DAYS_SHOWN) <= last_day,
         "auto_zone": "tz" not in request.GET,
     }
     template = "web/_slots.html" if request.htmx else "web/slots.html"
-    return render(request, template, context, status=409 if error else 200)
+    return render(request, template, context, status=status)
 
 
 @require_POST
 def hold(request, provider_id: int, type_slug: str):
-    """Hold the clicked time for the patient, then ask for their details."""
+    """Hold the clicked time for the patient, then ask for their details.
+
+    The patient's previous hold in this browser is given up, so clicking
+    around never leaves times blocked; clicking the same time again (after
+    going back) returns to the same hold.
+    """
     service = _get_service(provider_id, type_slug)
     form = HoldForm(request.POST)
     if not form.is_valid():
         return slot_picker(
-            request, provider_id, type_slug, error="Please choose a time again."
+            request,
+            provider_id,
+            type_slug,
+            error="Please choose a time again.",
+            status=400,
         )
+
+    start = form.cleaned_data["start"]
+    actor = Actor.for_request(request)
+    previous = _session_hold(request)
+    if previous is not None:
+        booking, token = previous
+        if (booking.provider_id, booking.appointment_type_id, booking.start) == (
+            service.provider_id,
+            service.appointment_type_id,
+            start,
+        ):
+            return redirect("web:details", token=token)
+        services.release_hold(booking, actor)
 
     try:
         held = services.hold_slot(
             provider=service.provider,
             appointment_type=service.appointment_type,
-            start=form.cleaned_data["start"],
+            start=start,
             patient_timezone=form.cleaned_data["timezone"],
             source=Booking.Source.WEB,
-            actor=Actor.for_request(request),
+            actor=actor,
             picker_opened_at=_journey_started(form.cleaned_data["journey"]),
         )
     except services.SlotUnavailable:
@@ -122,16 +152,30 @@ def hold(request, provider_id: int, type_slug: str):
             request,
             provider_id,
             type_slug,
-            error="Sorry, that time was just taken. Please choose another.",
+            error="Sorry, that time is no longer available. Please choose another.",
+            status=409,
         )
+    request.session[SESSION_HOLD] = held.token
     return redirect("web:details", token=held.token)
 
 
+def _session_hold(request) -> tuple[Booking, str] | None:
+    """Return this browser's current hold and its token, if it still has one."""
+    token = request.session.get(SESSION_HOLD)
+    booking = services.find_booking_by_token(token) if token else None
+    if booking is None or booking.status != Booking.Status.HELD:
+        return None
+    if booking.is_hold_expired():
+        return None
+    return booking, token
+
+
+@never_cache
 def details(request, token: str):
     """Ask for the patient's name and contact details for a held time."""
     booking = _get_booking(token)
     if booking.status != Booking.Status.HELD:
-        return redirect("web:booking", token=token)
+        return _next_step(booking, token)
 
     form = PatientDetailsForm(request.POST or None)
     error = ""
@@ -144,17 +188,28 @@ def details(request, token: str):
                 Actor.for_request(request),
             )
         except services.WrongState as exc:
+            booking.refresh_from_db()
+            if booking.status != Booking.Status.HELD:
+                # A second click on the button: the first one went through.
+                return _next_step(booking, token)
             error = str(exc)
         else:
             return _next_step(booking, token)
     return render(
         request,
         "web/details.html",
-        {"booking": booking, "form": form, "error": error, "token": token},
+        {
+            "booking": booking,
+            "form": form,
+            "error": error,
+            "token": token,
+            "is_expired": booking.is_hold_expired(),
+        },
         status=422 if request.method == "POST" else 200,
     )
 
 
+@never_cache
 def booking_page(request, token: str):
     """Show the booking to the patient: its state and what comes next."""
     booking = _get_booking(token)
@@ -167,13 +222,17 @@ def booking_page(request, token: str):
             "token": token,
             "payment_url": checkout_url(payment) if payment else "",
             "is_expired": booking.is_hold_expired(),
+            "is_refunded": booking.payments.filter(
+                status=Payment.Status.REFUNDED
+            ).exists(),
         },
     )
 
 
 def _next_step(booking: Booking, token: str) -> HttpResponseRedirect:
+    """Send the patient to pay, when payment is due, or to their booking."""
     payment = booking.payments.filter(status=Payment.Status.PENDING).first()
-    if payment is not None:
+    if payment is not None and not booking.is_hold_expired():
         return redirect(checkout_url(payment))
     return redirect("web:booking", token=token)
 
@@ -203,18 +262,35 @@ def _parse_day(text: str | None) -> date | None:
         return None
 
 
+def _slot_label(slot: Interval, zone: ZoneInfo, repeated: set[str]) -> str:
+    """Return '09:30', or '01:30 IST' where clocks going back repeat the time."""
+    local = slot.start.astimezone(zone)
+    label = local.strftime("%H:%M")
+    return f"{label} {local.tzname()}" if label in repeated else label
+
+
 def _today(zone: ZoneInfo) -> date:
     return timezone.now().astimezone(zone).date()
 
 
 def _group_by_day(slots: list[Interval], first_day: date, zone: ZoneInfo) -> list:
-    """Return each shown day with its slots, empty days included."""
+    """Return each shown day with its (slot, label) pairs, empty days too."""
     by_day = {first_day + timedelta(days=n): [] for n in range(DAYS_SHOWN)}
     for slot in slots:
         day = slot.start.astimezone(zone).date()
         if day in by_day:
             by_day[day].append(slot)
-    return list(by_day.items())
+
+    labelled = []
+    for day, day_slots in by_day.items():
+        times = Counter(
+            slot.start.astimezone(zone).strftime("%H:%M") for slot in day_slots
+        )
+        repeated = {time for time, count in times.items() if count > 1}
+        labelled.append(
+            (day, [(slot, _slot_label(slot, zone, repeated)) for slot in day_slots])
+        )
+    return labelled
 
 
 def _start_journey() -> str:

@@ -4,6 +4,7 @@ from datetime import UTC, datetime, time
 
 import pytest
 
+from carebook.bookings import services
 from carebook.bookings.models import Booking
 from carebook.practice.models import AppointmentType, Practice, Service
 from tests.conftest import make_provider
@@ -226,7 +227,7 @@ def test_booking_a_taken_slot_gets_409(client, body, now):
     answer = post_booking(client, body)
 
     assert answer.status_code == 409
-    assert answer.json() == {"detail": "That time is no longer free."}
+    assert answer.json() == {"detail": "That time is not available to book."}
     assert Booking.objects.count() == 1
 
 
@@ -345,3 +346,74 @@ def test_weekly_hours_through_midnight_give_slots_across_it(client, practice, no
     assert starts[0] == "07 22:00"
     assert starts[-1] == "08 01:00"
     assert len(starts) == 13
+
+
+@pytest.mark.parametrize(
+    ("change", "location"),
+    [
+        ({"start": "0001-01-01T00:00:00+00:00"}, ["start"]),
+        ({"start": "9999-12-31T23:59:00+00:00"}, ["start"]),
+        (
+            {"patient": {"name": "A\u0000B", "email": "a@example.ie"}},
+            ["patient", "name"],
+        ),
+        ({"patient": {"name": "   ", "email": "a@example.ie"}}, ["patient", "name"]),
+        (
+            {"patient": {"name": "A", "email": "a@example.ie", "phone": "1\u00002"}},
+            ["patient", "phone"],
+        ),
+        (
+            {"patient": {"name": "A", "email": "a@example.ie", "ssn": "1"}},
+            ["patient", "ssn"],
+        ),
+        ({"notes": "chest pain"}, ["notes"]),
+        ({"provider": True}, ["provider"]),
+    ],
+)
+def test_unsafe_or_unknown_booking_input_gets_422_and_holds_nothing(
+    client, body, now, change, location
+):
+    answer = post_booking(client, {**body, **change})
+
+    assert answer.status_code == 422
+    assert [error["loc"] for error in answer.json()["detail"]] == [
+        ["body", "data", *location]
+    ]
+    assert Booking.objects.count() == 0
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_slots_for_dates_out_of_range_get_422(client, provider, day):
+    answer = slots(client, provider, start=day, end=day)
+
+    assert answer.status_code == 422
+    assert (
+        answer.json()["detail"][0]["msg"] == "date is outside the dates Carebook lists"
+    )
+
+
+def test_failure_after_the_hold_leaves_no_hold(client, body, now, monkeypatch):
+    def refuse(*args, **kwargs):
+        raise services.WrongState("payment could not start")
+
+    monkeypatch.setattr(services, "add_patient_details", refuse)
+
+    answer = post_booking(client, body)
+
+    assert answer.status_code == 409
+    assert Booking.objects.count() == 0
+
+
+def test_openapi_document_declares_the_booking_token_scheme(client, db):
+    document = client.get("/api/v1/openapi.json").json()
+
+    assert (
+        document["components"]["securitySchemes"]["BookingToken"]["scheme"] == "bearer"
+    )
+
+
+def test_docs_page_loads_nothing_from_a_cdn(client, db):
+    page = client.get("/api/v1/docs").content.decode()
+
+    assert "/static/ninja/swagger-ui-bundle.js" in page
+    assert "cdn." not in page

@@ -226,6 +226,19 @@ def test_late_payment_before_the_expiry_job_ran(pending, provider, consultation,
     booking = pay(pending)
 
     assert booking.status == "confirmed"
+    # The booking went straight from waiting to confirmed.
+    assert not AuditEntry.objects.filter(action="booking.expired").exists()
+
+
+def test_released_hold_frees_its_time_at_once(provider, consultation, now):
+    first = hold(provider, consultation).booking
+
+    assert services.release_hold(first, PATIENT) is True
+    assert services.release_hold(first, PATIENT) is False
+    second = hold(provider, consultation).booking
+
+    first.refresh_from_db()
+    assert (first.status, second.status) == ("expired", "held")
 
 
 def test_expiry_job_expires_only_lapsed_holds(provider, consultation, follow_up, now):

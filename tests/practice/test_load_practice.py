@@ -519,6 +519,22 @@ BAD_FILES = {
             'date "2026-02-30" is not a valid date YYYY-MM-DD'
         ],
     ),
+    "time off ending in the year 9999": (
+        edited(SMALL, ('end: "2027-01-08 18:00"', 'end: "9999-12-31"')),
+        [
+            "clinic.yaml:23: providers[0].time_off[0].end: "
+            'date "9999-12-31" is outside the dates Carebook handles '
+            "(2000-01-01 to 2199-12-31)"
+        ],
+    ),
+    "override in the year 1": (
+        edited(SMALL, ("date: 2026-12-25", "date: 0001-12-25")),
+        [
+            "clinic.yaml:21: providers[0].overrides[1].date: "
+            'date "0001-12-25" is outside the dates Carebook handles '
+            "(2000-01-01 to 2199-12-31)"
+        ],
+    ),
     "appointment longer than a day": (
         edited(SMALL, ("duration_minutes: 30", "duration_minutes: 1435")),
         [
@@ -715,3 +731,18 @@ def test_if_empty_loads_on_an_empty_database():
     call_command("load_practice", str(DEMO), "--if-empty", stdout=StringIO())
 
     assert Practice.objects.get().slug == "harbourside"
+
+
+def test_a_second_practice_is_refused_and_nothing_changes():
+    load_practice(SMALL, "clinic.yaml")
+    before = snapshot()
+
+    with pytest.raises(PracticeFileError) as caught:
+        load_demo()
+
+    assert caught.value.messages == [
+        "demo/practice.yaml: practice.slug: this Carebook already holds practice "
+        '"lakeside" and serves one practice; use that slug to update it, or start '
+        "from an empty database"
+    ]
+    assert snapshot() == before

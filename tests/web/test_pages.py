@@ -169,7 +169,7 @@ def test_holding_a_taken_slot_rerenders_the_picker_with_409(
     html = response.content.decode()
     assert (
         '<p class="error" role="alert">'
-        "Sorry, that time was just taken. Please choose another.</p>"
+        "Sorry, that time is no longer available. Please choose another.</p>"
     ) in html
     # Shown again in the zone the patient was using, without the taken time.
     assert slot_labels(response)[:2] == [

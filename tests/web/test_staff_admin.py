@@ -5,7 +5,9 @@ from datetime import UTC, datetime
 import pytest
 from django.contrib.auth import get_user_model
 
+from carebook.audit.models import AuditEntry
 from carebook.bookings.models import Booking
+from tests.conftest import make_provider
 from tests.factories import make_booking
 
 ELEVEN = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
@@ -59,3 +61,49 @@ def test_a_patient_account_without_staff_rights_is_refused(client, booking):
     assert seen.url.startswith("/admin/login/")
     assert deleted.url.startswith("/admin/login/")
     assert Booking.objects.filter(pk=booking.pk, status="confirmed").exists()
+
+
+def test_staff_cannot_move_a_booking_in_the_admin(
+    client, admin_user, booking, practice
+):
+    other = make_provider(practice, "alan-turing", "Dr Alan Turing")
+    client.force_login(admin_user)
+
+    answer = client.post(
+        f"/admin/bookings/booking/{booking.pk}/change/",
+        {
+            "provider": other.pk,
+            "start_0": "2026-12-08",
+            "start_1": "09:00",
+            "patient_name": "Zoë Ní Bhriain",
+            "patient_email": "zoe@example.ie",
+            "patient_phone": "+353 1 555 0100",
+            "payments-TOTAL_FORMS": "0",
+            "payments-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert answer.status_code == 302
+    booking.refresh_from_db()
+    assert (booking.provider_id, booking.start) == (booking.provider.pk, ELEVEN)
+    assert booking.patient_phone == "+353 1 555 0100"
+    entry = AuditEntry.objects.get(action="booking.contact_changed")
+    assert (entry.actor_kind, entry.actor_user, entry.changes) == (
+        "staff",
+        admin_user,
+        {"fields": ["patient_email", "patient_phone"]},
+    )
+
+
+def test_bookings_are_neither_added_nor_deleted_in_the_admin(
+    client, admin_user, booking
+):
+    client.force_login(admin_user)
+
+    added = client.get("/admin/bookings/booking/add/")
+    deleted = client.post(
+        f"/admin/bookings/booking/{booking.pk}/delete/", {"post": "yes"}
+    )
+
+    assert (added.status_code, deleted.status_code) == (403, 403)
+    assert Booking.objects.count() == 1
