@@ -23,6 +23,7 @@ logconfig_dict = {
             "formatter": "plain",
         },
     },
+    "root": {"handlers": ["error"], "level": "INFO"},
     "loggers": {
         "gunicorn.access": {
             "handlers": ["access"],
