@@ -5,7 +5,10 @@ start-up with a message an operator can act on.
 """
 
 import os
+import warnings
+from urllib.parse import urlsplit
 
+import dj_email_url
 from django.core.exceptions import ImproperlyConfigured
 
 TRUE_WORDS = {"1", "true", "yes", "on"}
@@ -54,3 +57,25 @@ def env_list(name: str, default: list[str]) -> list[str]:
     if raw is None:
         return default
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def parse_email_url(name: str, url: str) -> dict:
+    """Return Django's EMAIL_* settings for an SMTP address.
+
+    `smtp://user:password@host:587` speaks plain SMTP, with STARTTLS when
+    `?tls=True` is added; `smtps://user:password@host:465` speaks SMTP over
+    TLS from the first byte, as port 465 expects.
+    """
+    scheme = urlsplit(url).scheme
+    if scheme not in ("smtp", "smtps"):
+        raise ImproperlyConfigured(f"{name} must start with smtp:// or smtps://")
+
+    with warnings.catch_warnings():
+        # The library would read smtps as STARTTLS; it is decided below.
+        warnings.simplefilter("ignore", UserWarning)
+        config = dj_email_url.parse(url)
+    if scheme == "smtps":
+        config |= {"EMAIL_USE_SSL": True, "EMAIL_USE_TLS": False}
+    config.pop("EMAIL_TIMEOUT", None)
+    config.pop("EMAIL_FILE_PATH", None)
+    return config

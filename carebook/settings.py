@@ -12,7 +12,7 @@ from pathlib import Path
 import dj_database_url
 from dotenv import load_dotenv
 
-from carebook.env import env_bool, env_int, env_list, env_str
+from carebook.env import env_bool, env_int, env_list, env_str, parse_email_url
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 load_dotenv(BASE_DIR / ".env")
@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "carebook.practice",
     "carebook.bookings",
     "carebook.payments",
+    "carebook.notifications",
     "carebook.web",
 ]
 
@@ -122,6 +123,9 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 
 LANGUAGE_CODE = "en"
+# Languages patients read their pages and emails in.
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "carebook" / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -160,7 +164,13 @@ else:
     }
 HUEY["consumer"] = {"workers": env_int("HUEY_WORKERS", 2, minimum=1)}
 
-EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+# Email: an SMTP server from EMAIL_URL, or the console when it is unset.
+EMAIL_URL = env_str("EMAIL_URL")
+if EMAIL_URL:
+    globals().update(parse_email_url("EMAIL_URL", EMAIL_URL))
+else:
+    EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("EMAIL_FROM", "Carebook <bookings@localhost>")
 
 LOGGING = {
@@ -190,3 +200,8 @@ LOGGING = {
 CAREBOOK_BASE_URL = env_str("CAREBOOK_BASE_URL", "http://127.0.0.1:8000")
 CAREBOOK_HOLD_MINUTES = env_int("CAREBOOK_HOLD_MINUTES", 10, minimum=1)
 CAREBOOK_PAYMENT_MINUTES = env_int("CAREBOOK_PAYMENT_MINUTES", 30, minimum=1)
+CAREBOOK_REMINDER_HOURS = env_int("CAREBOOK_REMINDER_HOURS", 24, minimum=1)
+# How long a worker may take to send one email before another may retry it.
+CAREBOOK_OUTBOX_LEASE_SECONDS = env_int("CAREBOOK_OUTBOX_LEASE_SECONDS", 120, minimum=1)
+# Retries of a temporary failure before the message is given up as failed.
+CAREBOOK_OUTBOX_MAX_ATTEMPTS = env_int("CAREBOOK_OUTBOX_MAX_ATTEMPTS", 15, minimum=1)

@@ -11,6 +11,8 @@ from datetime import UTC, datetime, time
 
 import pytest
 import time_machine
+from huey.contrib.djhuey import HUEY
+from huey.storage import MemoryStorage
 
 from carebook.practice.models import (
     AppointmentType,
@@ -19,6 +21,7 @@ from carebook.practice.models import (
     Service,
     WeeklyHours,
 )
+from tests.smtp import SmtpServer
 
 # Monday 7 December 2026, 08:00 in Dublin (UTC+0 in winter).
 MONDAY_MORNING = datetime(2026, 12, 7, 8, 0, tzinfo=UTC)
@@ -94,3 +97,56 @@ def provider(practice, consultation, follow_up):
         provider=provider, appointment_type=follow_up, price_amount=4500
     )
     return provider
+
+
+class Jobs:
+    """The job queue of one test, kept in memory, run when the test says."""
+
+    def __init__(self, huey):
+        self.huey = huey
+
+    def run(self) -> int:
+        """Run every job that is due now, and those they queue; return how many."""
+        ran = 0
+        while True:
+            task = self.huey.dequeue()
+            if task is None:
+                due = self.huey.read_schedule()
+                if not due:
+                    return ran
+                for scheduled in due:
+                    self.huey.enqueue(scheduled)
+                continue
+            self.huey.execute(task)
+            ran += 1
+
+    def waiting(self) -> int:
+        """Return how many jobs wait in the queue or the schedule."""
+        return len(self.huey) + self.huey.scheduled_count()
+
+
+@pytest.fixture(autouse=True)
+def jobs(monkeypatch):
+    """Give each test its own empty job queue in memory."""
+    monkeypatch.setattr(HUEY, "storage", MemoryStorage(HUEY.name))
+    # Jobs run in the test's own connection, inside its transaction: keep
+    # Huey from closing that connection around each job.
+    monkeypatch.setattr("huey.contrib.djhuey.close_old_connections", lambda: None)
+    return Jobs(HUEY)
+
+
+@pytest.fixture
+def smtp_server(settings):
+    """Start a real SMTP server and send Carebook's mail to it."""
+    server = SmtpServer()
+    server.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = server.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_USE_SSL = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    settings.EMAIL_TIMEOUT = 5
+    yield server
+    server.stop()

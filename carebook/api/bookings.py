@@ -73,6 +73,7 @@ def create_booking(request, data: BookingIn):
             appointment_type=appointment_type,
             start=data.start,
             patient_timezone=zone,
+            patient_language=data.language,
             source=Booking.Source.API,
             actor=Actor.for_request(request),
             patient=services.PatientDetails(

@@ -2,7 +2,7 @@
 
 import unicodedata
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from ninja import Schema
 from pydantic import (
@@ -82,6 +82,9 @@ class BookingIn(Schema):
     patient: PatientIn
     timezone: str | None = Field(
         default=None, description="The patient's IANA zone; the provider's if absent."
+    )
+    language: Literal["en", "de"] = Field(
+        default="en", description="The language of the patient's emails."
     )
 
     @field_validator("start")

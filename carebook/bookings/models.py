@@ -1,9 +1,11 @@
 """Bookings: who sees which provider when, for what price."""
 
+import base64
 import hashlib
 
 from django.db import models
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from carebook.money import decimal_string, format_money
 from carebook.practice.models import AppointmentType, Provider
@@ -12,6 +14,17 @@ from carebook.practice.models import AppointmentType, Provider
 def hash_token(token: str) -> str:
     """Return the stored form of a booking's secret token."""
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def make_token(token_salt: str) -> str:
+    """Return the secret token a booking's random salt stands for.
+
+    The token is a keyed hash of the salt, so Carebook can put it in every
+    email about the booking while the database holds only the salt and the
+    token's hash: neither opens the booking without the secret key.
+    """
+    digest = salted_hmac("carebook.booking-token", token_salt, algorithm="sha256")
+    return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
 
 
 class BookingQuerySet(models.QuerySet):
@@ -68,6 +81,9 @@ class Booking(models.Model):
 
     reference = models.CharField(max_length=16, unique=True)
     token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    token_salt = models.CharField(max_length=32, editable=False)
+    # Grows with every change the patient's calendar must follow.
+    sequence = models.PositiveIntegerField(default=0)
     provider = models.ForeignKey(
         Provider, on_delete=models.PROTECT, related_name="bookings"
     )
@@ -92,6 +108,7 @@ class Booking(models.Model):
     patient_email = models.EmailField(blank=True)
     patient_phone = models.CharField(max_length=40, blank=True)
     patient_timezone = models.CharField(max_length=64)
+    patient_language = models.CharField(max_length=8, default="en")
 
     # The booking funnel, for the dashboard.
     picker_opened_at = models.DateTimeField(null=True, blank=True)
@@ -134,6 +151,11 @@ class Booking(models.Model):
 
     def price_display(self, locale: str) -> str:
         return format_money(self.price_amount, self.currency, locale)
+
+    @property
+    def token(self) -> str:
+        """Return the secret token of the patient's private link."""
+        return make_token(self.token_salt)
 
     def is_hold_expired(self, now=None) -> bool:
         """Return whether this hold has lapsed and no longer holds its time."""

@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from carebook.audit.services import JOB, Actor, record_change
 from carebook.bookings.availability import is_free_slot
-from carebook.bookings.models import Booking, hash_token
+from carebook.bookings.models import Booking, hash_token, make_token
+from carebook.notifications import services as notifications
 from carebook.payments import services as payments
 from carebook.payments.models import Payment
 from carebook.practice.models import AppointmentType, Provider, Service
@@ -116,6 +117,7 @@ def hold_slot(
     patient_timezone: str,
     source: str,
     actor: Actor,
+    patient_language: str = "en",
     picker_opened_at: datetime | None = None,
     now: datetime | None = None,
 ) -> HeldBooking:
@@ -129,7 +131,8 @@ def hold_slot(
     duration = timedelta(minutes=appointment_type.duration_minutes)
     before = timedelta(minutes=appointment_type.buffer_before_minutes)
     after = timedelta(minutes=appointment_type.buffer_after_minutes)
-    token = secrets.token_urlsafe(32)
+    token_salt = secrets.token_hex(16)
+    token = make_token(token_salt)
 
     try:
         with transaction.atomic():
@@ -143,6 +146,8 @@ def hold_slot(
             booking = Booking.objects.create(
                 reference=new_reference(),
                 token_hash=hash_token(token),
+                token_salt=token_salt,
+                patient_language=patient_language,
                 provider=provider,
                 appointment_type=appointment_type,
                 status=Booking.Status.HELD,
@@ -223,12 +228,13 @@ def book_slot(
 
 
 def _confirm(booking: Booking, actor: Actor, now: datetime) -> None:
-    """Move a locked booking to confirmed."""
+    """Move a locked booking to confirmed and tell the people concerned."""
     booking.status = Booking.Status.CONFIRMED
     booking.hold_expires_at = None
     booking.confirmed_at = now
     booking.save()
     record_change("booking.confirmed", booking, actor)
+    notifications.notify_booking_confirmed(booking)
     logger.info("Booking %s confirmed", booking.pk)
 
 
@@ -257,6 +263,7 @@ def settle_payment(
             is_late and not _is_time_taken(booking, now)
         ):
             _confirm(booking, actor, now)
+            notifications.notify_payment_received(Payment.objects.get(pk=payment_id))
         else:
             payments.refund_in_full(Payment.objects.get(pk=payment_id), actor)
             expire_booking(booking.pk, actor, now)
@@ -294,6 +301,85 @@ def expire_booking(booking_id: int, actor: Actor, now=None) -> bool:
         record_change("booking.expired", booking, actor)
     logger.info("Booking %s expired", booking_id)
     return True
+
+
+def cancel_booking(booking: Booking, actor: Actor, now=None) -> Booking:
+    """Cancel a confirmed or unpaid booking, freeing its time.
+
+    Refunds follow the practice's cancellation policy, which the payments
+    module applies; this frees the time and tells the people concerned.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=booking.pk)
+        if booking.status not in (
+            Booking.Status.CONFIRMED,
+            Booking.Status.PENDING_PAYMENT,
+        ):
+            raise WrongState(
+                f"A {booking.get_status_display()} booking cannot be cancelled."
+            )
+
+        was_confirmed = booking.status == Booking.Status.CONFIRMED
+        booking.status = Booking.Status.CANCELLED
+        booking.hold_expires_at = None
+        booking.sequence += 1
+        booking.save()
+        payments.cancel_open_payments(booking, actor)
+        record_change("booking.cancelled", booking, actor)
+        if was_confirmed:
+            notifications.notify_booking_cancelled(booking)
+    logger.info("Booking %s cancelled", booking.pk)
+    return booking
+
+
+def reschedule_booking(
+    booking: Booking, start: datetime, actor: Actor, now=None
+) -> Booking:
+    """Move a confirmed booking to another free start of the same kind.
+
+    The booking keeps its reference, price and calendar event; the patient's
+    calendar gets the same event with a higher SEQUENCE.
+    """
+    now = now or timezone.now()
+    appointment_type = booking.appointment_type
+    duration = timedelta(minutes=appointment_type.duration_minutes)
+    before = timedelta(minutes=appointment_type.buffer_before_minutes)
+    after = timedelta(minutes=appointment_type.buffer_after_minutes)
+
+    with transaction.atomic():
+        _lock_provider(booking.provider)
+        booking = Booking.objects.select_for_update().get(pk=booking.pk)
+        if booking.status != Booking.Status.CONFIRMED:
+            raise WrongState("Only a confirmed booking can be moved.")
+        _expire_lapsed_holds_near(
+            booking.provider, start - before, start + duration + after, now
+        )
+        if not is_free_slot(
+            booking.provider,
+            appointment_type,
+            start,
+            now,
+            exclude_booking_id=booking.pk,
+        ):
+            raise SlotUnavailable("That time is not available to book.")
+
+        previous = booking.start
+        booking.start = start
+        booking.end = start + duration
+        booking.blocked_start = start - before
+        booking.blocked_end = start + duration + after
+        booking.sequence += 1
+        booking.save()
+        record_change(
+            "booking.rescheduled",
+            booking,
+            actor,
+            {"from": previous.isoformat(), "to": start.isoformat()},
+        )
+        notifications.notify_booking_rescheduled(booking)
+    logger.info("Booking %s rescheduled", booking.pk)
+    return booking
 
 
 def release_hold(booking: Booking, actor: Actor, now=None) -> bool:

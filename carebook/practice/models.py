@@ -41,6 +41,9 @@ class Practice(models.Model):
     timezone = models.CharField(max_length=64, validators=[validate_zone])
     currency = models.CharField(max_length=3, validators=[validate_currency])
     locale = models.CharField(max_length=16, default="en")
+    email = models.EmailField(
+        blank=True, help_text="Where patients' replies and invites come from."
+    )
 
     # Booking rules.
     min_notice_minutes = models.PositiveIntegerField(default=120)
@@ -68,6 +71,9 @@ class Provider(models.Model):
     name = models.CharField(max_length=200)
     specialty = models.CharField(max_length=100)
     bio = models.TextField(blank=True)
+    email = models.EmailField(
+        blank=True, help_text="Gets an email for each new booking and cancellation."
+    )
     timezone = models.CharField(
         max_length=64,
         blank=True,

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from django.core import signing
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -141,6 +141,7 @@ def hold(request, provider_id: int, type_slug: str):
             appointment_type=service.appointment_type,
             start=start,
             patient_timezone=form.cleaned_data["timezone"],
+            patient_language=translation.get_language_from_request(request),
             source=Booking.Source.WEB,
             actor=actor,
             picker_opened_at=_journey_started(form.cleaned_data["journey"]),
