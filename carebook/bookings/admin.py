@@ -1,8 +1,9 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from carebook.audit.models import ActorKind
 from carebook.audit.services import Actor, record_change
 from carebook.bookings.models import Booking
+from carebook.bookings.services import BookingError, cancel_booking
 from carebook.payments.models import Payment
 
 
@@ -72,6 +73,20 @@ class BookingAdmin(admin.ModelAdmin):
         if name not in ("patient_name", "patient_email", "patient_phone")
     ]
     inlines = [PaymentInline]
+    actions = ["cancel"]
+
+    @admin.action(description="Cancel the selected bookings")
+    def cancel(self, request, queryset):
+        actor = Actor(ActorKind.STAFF, request.user)
+        for booking in queryset:
+            try:
+                cancel_booking(booking, actor)
+            except BookingError as error:
+                self.message_user(
+                    request, f"{booking.reference}: {error}", messages.WARNING
+                )
+            else:
+                self.message_user(request, f"{booking.reference} cancelled.")
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

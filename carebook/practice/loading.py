@@ -210,6 +210,7 @@ def _save_provider(
         "name": spec.name,
         "specialty": spec.specialty,
         "bio": spec.bio,
+        "email": spec.email,
         "timezone": spec.timezone or "",
         "is_active": True,
     }

@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 import yaml
 from babel import Locale, UnknownLocaleError
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import validate_email
 from django.db import models
 from pydantic import (
     AfterValidator,
@@ -187,6 +188,14 @@ def _check_slug(value: str) -> str:
             f"{_show(value)} is not a slug: use up to {SLUG_MAX_LENGTH} letters, "
             "digits, hyphens and underscores"
         )
+    return value
+
+
+def _check_email(value: str) -> str:
+    try:
+        validate_email(value)
+    except DjangoValidationError:
+        raise ValueError(f"{_show(value)} is not an email address") from None
     return value
 
 
@@ -367,6 +376,7 @@ def _wall_moment(text: str, is_end: bool) -> tuple[date, time]:
 # --- The schema ---------------------------------------------------------------
 
 Slug = Annotated[str, AfterValidator(_check_slug)]
+EmailAddress = Annotated[str, AfterValidator(_check_email)]
 Zone = Annotated[str, AfterValidator(_check_zone)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
 LocaleName = Annotated[str, AfterValidator(_check_locale)]
@@ -412,6 +422,7 @@ class PracticeSpec(Spec):
     timezone: Zone
     currency: Currency
     locale: LocaleName = _default(Practice, "locale")
+    email: EmailAddress = ""
     booking_rules: BookingRulesSpec = BookingRulesSpec()
 
 
@@ -495,6 +506,7 @@ class ProviderSpec(Spec):
     name: Annotated[Name, Field(max_length=200)]
     specialty: Annotated[Name, Field(max_length=100)]
     bio: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
+    email: EmailAddress = ""
     timezone: Zone | None = None
     services: dict[ServiceType, Price] = {}
     hours: WeekHoursSpec = WeekHoursSpec()
