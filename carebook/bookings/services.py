@@ -63,6 +63,35 @@ class HeldBooking:
     token: str
 
 
+@dataclass(frozen=True)
+class Span:
+    """An appointment's own time and the time it blocks, buffers included."""
+
+    start: datetime
+    end: datetime
+    blocked_start: datetime
+    blocked_end: datetime
+
+    @classmethod
+    def of(cls, appointment_type: AppointmentType, start: datetime) -> "Span":
+        end = start + timedelta(minutes=appointment_type.duration_minutes)
+        return cls(
+            start=start,
+            end=end,
+            blocked_start=start
+            - timedelta(minutes=appointment_type.buffer_before_minutes),
+            blocked_end=end + timedelta(minutes=appointment_type.buffer_after_minutes),
+        )
+
+    def as_fields(self) -> dict:
+        return {
+            "start": self.start,
+            "end": self.end,
+            "blocked_start": self.blocked_start,
+            "blocked_end": self.blocked_end,
+        }
+
+
 def new_reference() -> str:
     """Return a fresh booking reference such as 'K7M2Q9XR'."""
     return "".join(secrets.choice(REFERENCE_ALPHABET) for _ in range(REFERENCE_LENGTH))
@@ -128,9 +157,7 @@ def hold_slot(
     """
     now = now or timezone.now()
     service = find_service(provider, appointment_type)
-    duration = timedelta(minutes=appointment_type.duration_minutes)
-    before = timedelta(minutes=appointment_type.buffer_before_minutes)
-    after = timedelta(minutes=appointment_type.buffer_after_minutes)
+    span = Span.of(appointment_type, start)
     token_salt = secrets.token_hex(16)
     token = make_token(token_salt)
 
@@ -138,7 +165,7 @@ def hold_slot(
         with transaction.atomic():
             _lock_provider(provider)
             _expire_lapsed_holds_near(
-                provider, start - before, start + duration + after, now
+                provider, span.blocked_start, span.blocked_end, now
             )
             if not is_free_slot(provider, appointment_type, start, now):
                 raise SlotUnavailable("That time is not available to book.")
@@ -152,10 +179,7 @@ def hold_slot(
                 appointment_type=appointment_type,
                 status=Booking.Status.HELD,
                 source=source,
-                start=start,
-                end=start + duration,
-                blocked_start=start - before,
-                blocked_end=start + duration + after,
+                **span.as_fields(),
                 hold_expires_at=now + timedelta(minutes=settings.CAREBOOK_HOLD_MINUTES),
                 price_amount=service.price_amount,
                 currency=provider.practice.currency,
@@ -343,9 +367,7 @@ def reschedule_booking(
     """
     now = now or timezone.now()
     appointment_type = booking.appointment_type
-    duration = timedelta(minutes=appointment_type.duration_minutes)
-    before = timedelta(minutes=appointment_type.buffer_before_minutes)
-    after = timedelta(minutes=appointment_type.buffer_after_minutes)
+    span = Span.of(appointment_type, start)
 
     with transaction.atomic():
         _lock_provider(booking.provider)
@@ -353,7 +375,7 @@ def reschedule_booking(
         if booking.status != Booking.Status.CONFIRMED:
             raise WrongState("Only a confirmed booking can be moved.")
         _expire_lapsed_holds_near(
-            booking.provider, start - before, start + duration + after, now
+            booking.provider, span.blocked_start, span.blocked_end, now
         )
         if not is_free_slot(
             booking.provider,
@@ -365,10 +387,8 @@ def reschedule_booking(
             raise SlotUnavailable("That time is not available to book.")
 
         previous = booking.start
-        booking.start = start
-        booking.end = start + duration
-        booking.blocked_start = start - before
-        booking.blocked_end = start + duration + after
+        for name, value in span.as_fields().items():
+            setattr(booking, name, value)
         booking.sequence += 1
         booking.save()
         record_change(
