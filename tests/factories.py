@@ -1,6 +1,7 @@
 """Rows made straight in the database, for tests that need them as given."""
 
 import uuid
+
 from carebook.bookings.models import Booking
 from carebook.bookings.services import Span
 
