@@ -4,7 +4,7 @@ import logging
 import re
 
 # Path segments that are secrets: a booking's token, a checkout's token.
-SECRET_PATH = re.compile(r"(/booking/|/pay/demo/)[^/\s?\"]+")
+SECRET_PATH = re.compile(r"(/booking/|/pay/[a-z]+/)[^/\s?\"]+")
 # Query strings can carry what staff searched for: names, emails, phones.
 QUERY_STRING = re.compile(r"\?[^\s\"]*")
 

@@ -205,3 +205,9 @@ CAREBOOK_REMINDER_HOURS = env_int("CAREBOOK_REMINDER_HOURS", 24, minimum=1)
 CAREBOOK_OUTBOX_LEASE_SECONDS = env_int("CAREBOOK_OUTBOX_LEASE_SECONDS", 120, minimum=1)
 # Retries of a temporary failure before the message is given up as failed.
 CAREBOOK_OUTBOX_MAX_ATTEMPTS = env_int("CAREBOOK_OUTBOX_MAX_ATTEMPTS", 15, minimum=1)
+
+# Payments: Stripe when a secret key is set, the demo gateway otherwise.
+STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
+STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
+# Another address for Stripe's API, for a local stand-in during tests.
+STRIPE_API_BASE = env_str("STRIPE_API_BASE")

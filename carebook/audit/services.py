@@ -25,6 +25,7 @@ class Actor:
 
 PATIENT = Actor(ActorKind.PATIENT)
 JOB = Actor(ActorKind.JOB)
+WEBHOOK = Actor(ActorKind.WEBHOOK)
 SYSTEM = Actor(ActorKind.SYSTEM)
 
 

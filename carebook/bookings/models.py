@@ -100,8 +100,10 @@ class Booking(models.Model):
     blocked_end = models.DateTimeField(help_text="End plus the buffer after.")
     hold_expires_at = models.DateTimeField(null=True, blank=True)
 
-    # The price copied when the booking was made.
+    # The price copied when the booking was made, and the part of it that
+    # is paid online when that is a deposit; the rest is paid at the desk.
     price_amount = models.PositiveIntegerField()
+    deposit_amount = models.PositiveIntegerField(null=True, blank=True)
     currency = models.CharField(max_length=3)
 
     patient_name = models.CharField(max_length=200, blank=True)
@@ -142,8 +144,13 @@ class Booking(models.Model):
         return self.reference
 
     @property
+    def online_amount(self) -> int:
+        """Return what the patient pays online: the deposit or the price."""
+        return self.price_amount if self.deposit_amount is None else self.deposit_amount
+
+    @property
     def needs_payment(self) -> bool:
-        return self.price_amount > 0
+        return self.online_amount > 0
 
     @property
     def price_decimal(self) -> str:

@@ -21,7 +21,8 @@ from carebook.bookings.availability import is_free_slot
 from carebook.bookings.models import Booking, hash_token, make_token
 from carebook.notifications import services as notifications
 from carebook.payments import services as payments
-from carebook.payments.models import Payment
+from carebook.payments.models import Payment, Refund
+from carebook.payments.policy import CancellationPolicy
 from carebook.practice.models import AppointmentType, Provider, Service
 
 logger = logging.getLogger(__name__)
@@ -182,6 +183,7 @@ def hold_slot(
                 **span.as_fields(),
                 hold_expires_at=now + timedelta(minutes=settings.CAREBOOK_HOLD_MINUTES),
                 price_amount=service.price_amount,
+                deposit_amount=service.deposit_amount,
                 currency=provider.practice.currency,
                 patient_timezone=patient_timezone,
                 picker_opened_at=picker_opened_at,
@@ -289,8 +291,12 @@ def settle_payment(
             _confirm(booking, actor, now)
             notifications.notify_payment_received(Payment.objects.get(pk=payment_id))
         else:
-            payments.refund_in_full(Payment.objects.get(pk=payment_id), actor)
+            payment = Payment.objects.get(pk=payment_id)
+            payments.request_refund(
+                payment, payment.amount, Refund.Reason.TIME_TAKEN, actor
+            )
             expire_booking(booking.pk, actor, now)
+            notifications.notify_payment_refunded(payment, "time_taken")
     return Booking.objects.get(pk=booking.pk)
 
 
@@ -306,6 +312,26 @@ def _is_time_taken(booking: Booking, now) -> bool:
         .exclude(pk=booking.pk)
         .exists()
     )
+
+
+def end_unpaid_booking(payment_id: int, reason: str, actor: Actor, now=None) -> bool:
+    """Fail a payment that cannot succeed and free its booking's time.
+
+    For a checkout that expired or a payment the bank refused; returns
+    False when the booking was no longer waiting for this payment.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        payment = Payment.objects.select_related("booking").get(pk=payment_id)
+        payments.fail_payment(payment, reason, actor)
+        changed = Booking.objects.filter(
+            pk=payment.booking_id, status=Booking.Status.PENDING_PAYMENT
+        ).update(status=Booking.Status.EXPIRED, updated_at=now)
+        if changed:
+            record_change("booking.expired", payment.booking, actor, {"reason": reason})
+    if changed:
+        logger.info("Booking %s released: payment %s", payment.booking_id, reason)
+    return bool(changed)
 
 
 def expire_booking(booking_id: int, actor: Actor, now=None) -> bool:
@@ -330,8 +356,8 @@ def expire_booking(booking_id: int, actor: Actor, now=None) -> bool:
 def cancel_booking(booking: Booking, actor: Actor, now=None) -> Booking:
     """Cancel a confirmed or unpaid booking, freeing its time.
 
-    Refunds follow the practice's cancellation policy, which the payments
-    module applies; this frees the time and tells the people concerned.
+    What was paid is refunded as the cancellation policy says: in full
+    until the free cancellation limit, less the late fee after it.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -351,10 +377,19 @@ def cancel_booking(booking: Booking, actor: Actor, now=None) -> Booking:
         booking.save()
         payments.cancel_open_payments(booking, actor)
         record_change("booking.cancelled", booking, actor)
+        _refund_by_policy(booking, actor, now)
         if was_confirmed:
             notifications.notify_booking_cancelled(booking)
     logger.info("Booking %s cancelled", booking.pk)
     return booking
+
+
+def _refund_by_policy(booking: Booking, actor: Actor, now: datetime) -> None:
+    """Give back what the cancellation policy returns of each payment."""
+    policy = CancellationPolicy.for_appointment(booking.appointment_type)
+    for payment in booking.payments.filter(status=Payment.Status.SUCCEEDED):
+        amount = policy.refund(payment.amount, booking.start, now)
+        payments.request_refund(payment, amount, Refund.Reason.CANCELLATION, actor)
 
 
 def reschedule_booking(

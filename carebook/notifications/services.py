@@ -110,3 +110,20 @@ def notify_payment_received(payment) -> None:
             "paid_at": payment.completed_at,
         },
     )
+
+
+def notify_payment_refunded(payment, reason: str) -> None:
+    """Tell the patient a payment is being given back, and why."""
+    booking = payment.booking
+    locale = babel_locale(
+        language_for(booking.patient_language), booking.provider.practice.locale
+    )
+    _to_patient(
+        booking,
+        "payment_refunded",
+        dedupe_key=f"refunded:{payment.pk}:{reason}",
+        context={
+            "amount_refunded": format_money(payment.amount, payment.currency, locale),
+            "reason": reason,
+        },
+    )

@@ -25,8 +25,14 @@ class Payment(models.Model):
     amount = models.PositiveIntegerField(help_text="In the currency's minor unit.")
     currency = models.CharField(max_length=3)
     refunded_amount = models.PositiveIntegerField(default=0)
+    disputed_amount = models.PositiveIntegerField(default=0)
     checkout_token = models.CharField(max_length=64, unique=True)
-    gateway_reference = models.CharField(max_length=255, blank=True)
+    checkout_reference = models.CharField(
+        max_length=255, blank=True, db_index=True, help_text="The gateway's checkout."
+    )
+    gateway_reference = models.CharField(
+        max_length=255, blank=True, help_text="The gateway's payment."
+    )
     return_url = models.CharField(
         max_length=500, help_text="Where the patient goes after paying."
     )
@@ -62,3 +68,64 @@ class PaymentAttempt(models.Model):
 
     def __str__(self):
         return f"{self.outcome} {self.decline_reason}".strip()
+
+
+class Refund(models.Model):
+    """Money given back for a payment, in full or in part.
+
+    The row is written with the change that causes it and sent to the
+    gateway by a job, with the row's idempotency key, so a retried job gives
+    the money back once.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    class Reason(models.TextChoices):
+        CANCELLATION = "cancellation"
+        TIME_TAKEN = "time_taken", "paid after the time was taken"
+        GATEWAY = "gateway", "made in the gateway's dashboard"
+
+    payment = models.ForeignKey(
+        Payment, on_delete=models.PROTECT, related_name="refunds"
+    )
+    amount = models.PositiveIntegerField(help_text="In the currency's minor unit.")
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    status = models.CharField(
+        max_length=16, choices=Status.choices, default=Status.PENDING
+    )
+    last_error = models.TextField(blank=True)
+    gateway_reference = models.CharField(
+        max_length=255, blank=True, unique=True, null=True
+    )
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self):
+        return f"refund {self.amount} {self.currency} ({self.reason})"
+
+
+class WebhookEvent(models.Model):
+    """A gateway event, recorded once so a repeated delivery changes nothing."""
+
+    gateway = models.CharField(max_length=16)
+    event_id = models.CharField(max_length=255)
+    event_type = models.CharField(max_length=100)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["gateway", "event_id"], name="webhook_event_once"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.gateway} {self.event_type} {self.event_id}"

@@ -1,15 +1,18 @@
-"""Record payments: start one, settle it, note a decline."""
+"""Record payments: start, settle, decline, fail, refund, dispute."""
 
 import logging
 import secrets
+import uuid
+from functools import partial
 
 from django.db import transaction
+from django.db.models import F, Sum
 from django.utils import timezone
 
-from carebook.audit.services import Actor, record_change
+from carebook.audit.services import SYSTEM, WEBHOOK, Actor, record_change
 from carebook.bookings.models import Booking
 from carebook.payments.gateways import get_gateway
-from carebook.payments.models import Payment, PaymentAttempt
+from carebook.payments.models import Payment, PaymentAttempt, Refund
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +23,7 @@ def start_payment(booking: Booking, return_url: str, actor: Actor) -> Payment:
     payment = Payment.objects.create(
         booking=booking,
         gateway=gateway.name,
-        amount=booking.price_amount,
+        amount=booking.online_amount,
         currency=booking.currency,
         checkout_token=secrets.token_urlsafe(24),
         return_url=return_url,
@@ -31,7 +34,7 @@ def start_payment(booking: Booking, return_url: str, actor: Actor) -> Payment:
 
 def checkout_url(payment: Payment) -> str:
     """Return where the patient goes to pay this payment."""
-    return get_gateway().checkout_url(payment)
+    return get_gateway(payment.gateway).checkout_url(payment)
 
 
 def mark_payment_paid(payment_id: int, gateway_reference: str, actor: Actor) -> bool:
@@ -86,14 +89,112 @@ def cancel_open_payments(booking: Booking, actor: Actor) -> None:
         record_change("payment.cancelled", payment, actor)
 
 
-def refund_in_full(payment: Payment, actor: Actor) -> None:
-    """Give back everything a paid payment took.
+def request_refund(
+    payment: Payment, amount: int, reason: str, actor: Actor
+) -> Refund | None:
+    """Ask the gateway to give back `amount` of a payment, after commit.
 
-    The demo gateway holds no real money, so recording the refund is the
-    whole refund.
+    The amount is capped at what is left to refund; nothing is asked for
+    when that is zero. Runs in the caller's transaction.
     """
-    payment.status = Payment.Status.REFUNDED
-    payment.refunded_amount = payment.amount
-    payment.save(update_fields=["status", "refunded_amount"])
-    record_change("payment.refunded", payment, actor, {"amount": payment.amount})
-    logger.info("Payment %s refunded in full", payment.pk)
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    asked = payment.refunds.exclude(status=Refund.Status.FAILED).aggregate(
+        total=Sum("amount")
+    )["total"]
+    amount = min(amount, payment.amount - (asked or 0))
+    if amount <= 0:
+        return None
+
+    refund = Refund.objects.create(
+        payment=payment,
+        amount=amount,
+        currency=payment.currency,
+        reason=reason,
+        idempotency_key=f"carebook-refund-{payment.pk}-{uuid.uuid4().hex}",
+    )
+    record_change("refund.requested", refund, actor, {"amount": amount})
+    transaction.on_commit(partial(_submit_later, refund.pk), robust=True)
+    return refund
+
+
+def _submit_later(refund_id: int) -> None:
+    # Imported here: the tasks module imports this one.
+    from carebook.payments.tasks import submit_refund
+
+    submit_refund(refund_id)
+
+
+def submit_refund(refund_id: int) -> None:
+    """Send a pending refund to its gateway and record the outcome.
+
+    Raises on a gateway error, so the job that runs it retries; the
+    idempotency key makes a retry give the money back once.
+    """
+    refund = Refund.objects.select_related("payment__booking").get(pk=refund_id)
+    if refund.status != Refund.Status.PENDING:
+        return
+
+    reference = get_gateway(refund.payment.gateway).refund(refund)
+    with transaction.atomic():
+        changed = Refund.objects.filter(
+            pk=refund.pk, status=Refund.Status.PENDING
+        ).update(status=Refund.Status.SUCCEEDED, gateway_reference=reference)
+        if changed:
+            _add_refunded(refund.payment, refund.amount)
+            record_change("refund.succeeded", refund, SYSTEM)
+    logger.info("Refund %s of payment %s succeeded", refund.pk, refund.payment_id)
+
+
+def record_gateway_refunds(payment: Payment, refunded_total: int, event_id: str) -> int:
+    """Record refunds made in the gateway's own dashboard; return the amount.
+
+    `refunded_total` is what the gateway says has been refunded in all; what
+    Carebook has not recorded yet becomes one refund row.
+    """
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    missing = refunded_total - payment.refunded_amount
+    if missing <= 0:
+        return 0
+
+    refund = Refund.objects.create(
+        payment=payment,
+        amount=missing,
+        currency=payment.currency,
+        reason=Refund.Reason.GATEWAY,
+        status=Refund.Status.SUCCEEDED,
+        idempotency_key=f"gateway-{event_id}",
+    )
+    _add_refunded(payment, missing)
+    record_change("refund.recorded", refund, WEBHOOK, {"amount": missing})
+    return missing
+
+
+def _add_refunded(payment: Payment, amount: int) -> None:
+    """Count a refund on its payment; a payment refunded whole is marked so."""
+    Payment.objects.filter(pk=payment.pk).update(
+        refunded_amount=F("refunded_amount") + amount
+    )
+    Payment.objects.filter(pk=payment.pk, refunded_amount__gte=F("amount")).update(
+        status=Payment.Status.REFUNDED
+    )
+
+
+def record_dispute(payment: Payment, amount: int) -> bool:
+    """Record that the payer disputed a payment; False if known already."""
+    changed = Payment.objects.filter(pk=payment.pk, disputed_amount=0).update(
+        disputed_amount=amount
+    )
+    if changed:
+        record_change("payment.disputed", payment, WEBHOOK, {"amount": amount})
+        logger.warning("Payment %s disputed", payment.pk)
+    return bool(changed)
+
+
+def fail_payment(payment: Payment, reason: str, actor: Actor) -> bool:
+    """Mark an open payment failed for good; False if it was not open."""
+    changed = Payment.objects.filter(
+        pk=payment.pk, status=Payment.Status.PENDING
+    ).update(status=Payment.Status.FAILED, completed_at=timezone.now())
+    if changed:
+        record_change("payment.failed", payment, actor, {"reason": reason})
+    return bool(changed)

@@ -1,12 +1,17 @@
-"""The demo gateway's hosted checkout page."""
+"""Checkout pages and gateway webhooks."""
 
+import stripe
+from django.http import JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
 
 from carebook.audit.services import PATIENT
 from carebook.bookings.services import settle_payment
+from carebook.payments import stripe_flow, stripe_gateway
 from carebook.payments.forms import DemoCardForm
-from carebook.payments.gateways import DemoGateway
+from carebook.payments.gateways import DemoGateway, StripeGateway
 from carebook.payments.models import Payment
 from carebook.payments.services import record_decline
 
@@ -52,3 +57,37 @@ def demo_checkout(request, checkout_token: str):
         },
         status=402 if decline else 200,
     )
+
+
+@never_cache
+def stripe_checkout(request, checkout_token: str):
+    """Send the patient to Stripe's page for their payment."""
+    payment = get_object_or_404(
+        Payment.objects.select_related("booking__provider__practice"),
+        checkout_token=checkout_token,
+        gateway=StripeGateway.name,
+    )
+    if payment.status == Payment.Status.SUCCEEDED:
+        return redirect(payment.return_url)
+    if payment.status != Payment.Status.PENDING or payment.booking.is_hold_expired():
+        return render(
+            request,
+            "payments/demo_checkout.html",
+            {"payment": payment, "booking": payment.booking, "is_open": False},
+            status=410,
+        )
+    return redirect(stripe_flow.open_checkout(payment))
+
+
+@csrf_exempt
+@require_POST
+def stripe_webhook(request):
+    """Take an event from Stripe, once, after checking its signature."""
+    try:
+        event = stripe_gateway.construct_event(
+            request.body, request.headers.get("Stripe-Signature", "")
+        )
+    except (ValueError, stripe.SignatureVerificationError):
+        return JsonResponse({"detail": "bad signature or payload"}, status=400)
+    outcome = stripe_flow.handle_event(event)
+    return JsonResponse({"received": True, "outcome": outcome})

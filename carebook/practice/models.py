@@ -3,7 +3,7 @@
 import zoneinfo
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from carebook.money import decimal_string, format_money, is_known_currency
@@ -52,6 +52,18 @@ class Practice(models.Model):
     )
     slot_step_minutes = models.PositiveIntegerField(
         default=15, validators=[MinValueValidator(5)]
+    )
+
+    # Cancellation policy; an appointment type may set its own.
+    free_cancellation_hours = models.PositiveIntegerField(
+        default=24,
+        help_text="Cancelling at least this long before the start is free.",
+    )
+    late_cancellation_fee_percent = models.PositiveIntegerField(
+        default=100,
+        validators=[MaxValueValidator(100)],
+        help_text="Share of the amount paid kept on a later cancellation; "
+        "100 means no refund.",
     )
 
     class Meta:
@@ -110,6 +122,15 @@ class AppointmentType(models.Model):
     duration_minutes = models.PositiveIntegerField(validators=[MinValueValidator(5)])
     buffer_before_minutes = models.PositiveIntegerField(default=0)
     buffer_after_minutes = models.PositiveIntegerField(default=0)
+    free_cancellation_hours = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Leave blank to use the practice's."
+    )
+    late_cancellation_fee_percent = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        validators=[MaxValueValidator(100)],
+        help_text="Leave blank to use the practice's.",
+    )
 
     class Meta:
         ordering = ["name"]
@@ -134,6 +155,11 @@ class Service(models.Model):
     )
     price_amount = models.PositiveIntegerField(
         help_text="In the currency's minor unit (cents for EUR, yen for JPY)."
+    )
+    deposit_amount = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Paid online instead of the full price; the rest at the desk.",
     )
 
     class Meta:

@@ -16,6 +16,7 @@ from carebook.audit.services import Actor
 from carebook.bookings import services
 from carebook.bookings.availability import find_free_slots
 from carebook.bookings.models import Booking
+from carebook.payments import stripe_flow
 from carebook.payments.models import Payment
 from carebook.payments.services import checkout_url
 from carebook.practice.models import Practice, Provider, Service
@@ -212,8 +213,18 @@ def details(request, token: str):
 
 @never_cache
 def booking_page(request, token: str):
-    """Show the booking to the patient: its state and what comes next."""
+    """Show the booking to the patient: its state and what comes next.
+
+    Coming back from a card processor's page, the patient brings the
+    checkout's id: the payment is checked with the processor at once, so the
+    page shows the booking confirmed without waiting for the webhook.
+    """
     booking = _get_booking(token)
+    session_id = request.GET.get("session_id", "")
+    if session_id and booking.payments.filter(checkout_reference=session_id).exists():
+        stripe_flow.sync_return(session_id)
+        return redirect("web:booking", token=token)
+
     payment = booking.payments.filter(status=Payment.Status.PENDING).first()
     return render(
         request,

@@ -207,17 +207,28 @@ def test_late_payment_confirms_when_the_time_is_still_free(pending, now):
 
 
 def test_late_payment_is_refunded_when_the_time_was_taken(
-    pending, provider, consultation, now
+    pending, provider, consultation, now, jobs, django_capture_on_commit_callbacks
 ):
     now.shift(timedelta(minutes=31))
     services.expire_lapsed_holds()
     hold(provider, consultation)
 
-    booking = pay(pending)
+    with django_capture_on_commit_callbacks(execute=True):
+        booking = pay(pending)
+    jobs.run()
 
     assert booking.status == "expired"
     payment = booking.payments.get()
     assert (payment.status, payment.refunded_amount) == ("refunded", 8000)
+    refund = payment.refunds.get()
+    assert (refund.amount, refund.reason, refund.status) == (
+        8000,
+        "time_taken",
+        "succeeded",
+    )
+    assert list(
+        booking.outbox_messages.values_list("template", flat=True)
+    ) == ["payment_refunded"]
 
 
 def test_late_payment_before_the_expiry_job_ran(pending, provider, consultation, now):
