@@ -34,6 +34,7 @@ def booking_out(booking: Booking) -> dict:
         "start": booking.start,
         "end": booking.end,
         "price": PriceOut.of(booking.price_amount, booking.currency),
+        "due_online": PriceOut.of(booking.online_amount, booking.currency),
         "hold_expires_at": booking.hold_expires_at,
     }
 

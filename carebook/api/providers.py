@@ -32,6 +32,9 @@ def provider_out(provider: Provider) -> ProviderOut:
                 name=service.appointment_type.name,
                 duration_minutes=service.appointment_type.duration_minutes,
                 price=PriceOut.of(service.price_amount, currency),
+                deposit=None
+                if service.deposit_amount is None
+                else PriceOut.of(service.deposit_amount, currency),
             )
             for service in provider.services.all()
         ],

@@ -45,6 +45,9 @@ class ServiceOut(Schema):
     name: str
     duration_minutes: int
     price: PriceOut
+    deposit: PriceOut | None = Field(
+        description="Paid online instead of the price, the rest at the desk."
+    )
 
 
 class ProviderOut(Schema):
@@ -105,6 +108,7 @@ class BookingOut(Schema):
     start: datetime
     end: datetime
     price: PriceOut
+    due_online: PriceOut = Field(description="The price, or the deposit if one.")
     hold_expires_at: datetime | None
 
 

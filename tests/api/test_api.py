@@ -51,12 +51,14 @@ def test_providers_list_services_with_prices(client, provider):
                     "name": "Consultation",
                     "duration_minutes": 30,
                     "price": {"amount": "80.00", "currency": "EUR"},
+                    "deposit": None,
                 },
                 {
                     "appointment_type": "follow-up",
                     "name": "Follow-up",
                     "duration_minutes": 15,
                     "price": {"amount": "45.00", "currency": "EUR"},
+                    "deposit": None,
                 },
             ],
         }
@@ -203,6 +205,7 @@ def test_booking_a_paid_slot_returns_token_and_payment_url(client, body, now):
         "start": "2026-12-07T11:00:00Z",
         "end": "2026-12-07T11:30:00Z",
         "price": {"amount": "80.00", "currency": "EUR"},
+        "due_online": {"amount": "80.00", "currency": "EUR"},
         "hold_expires_at": "2026-12-07T08:30:00Z",
         "token": data["token"],
         "payment_url": f"http://127.0.0.1:8000/pay/demo/{payment.checkout_token}/",
@@ -282,6 +285,7 @@ def test_booking_is_read_back_with_its_token(client, body, now):
             "start",
             "end",
             "price",
+            "due_online",
             "hold_expires_at",
         )
     }
@@ -417,3 +421,19 @@ def test_docs_page_loads_nothing_from_a_cdn(client, db):
 
     assert "/static/ninja/swagger-ui-bundle.js" in page
     assert "cdn." not in page
+
+
+def test_deposit_is_what_the_patient_pays_online(client, body, provider, now):
+    Service.objects.filter(appointment_type__slug="consultation").update(
+        deposit_amount=2000
+    )
+
+    listed = client.get("/api/v1/providers").json()[0]["services"][0]
+    booked = post_booking(client, body).json()
+
+    assert listed["deposit"] == {"amount": "20.00", "currency": "EUR"}
+    assert (booked["price"], booked["due_online"]) == (
+        {"amount": "80.00", "currency": "EUR"},
+        {"amount": "20.00", "currency": "EUR"},
+    )
+    assert Booking.objects.get().payments.get().amount == 2000

@@ -300,3 +300,11 @@ def test_hold_without_csrf_token_is_refused(provider, now):
 
     assert response.status_code == 403
     assert not Booking.objects.exists()
+
+
+def test_prices_follow_the_browsers_locale(client, provider):
+    german = client.get("/", HTTP_ACCEPT_LANGUAGE="de-DE,de;q=0.9").content.decode()
+    unknown = client.get("/", HTTP_ACCEPT_LANGUAGE="xx-YY").content.decode()
+
+    assert "30 min · 80,00\xa0€" in german
+    assert "30 min · €80.00" in unknown

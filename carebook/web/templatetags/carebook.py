@@ -31,7 +31,12 @@ def zone_label(zone_name: str) -> str:
     return f"{zone_name} ({common})"
 
 
-@register.simple_tag
-def money(amount: int, currency: str, locale: str = "en") -> str:
-    """Return an amount in minor units formatted for `locale`."""
+@register.simple_tag(takes_context=True)
+def money(context, amount: int, currency: str, fallback_locale: str = "en") -> str:
+    """Return an amount in minor units formatted for the reader.
+
+    The reader's browser locale wins; `fallback_locale` (the practice's)
+    serves when the browser names none.
+    """
+    locale = context.get("patient_locale") or fallback_locale
     return format_money(amount, currency, locale)
