@@ -226,9 +226,9 @@ def test_late_payment_is_refunded_when_the_time_was_taken(
         "time_taken",
         "succeeded",
     )
-    assert list(
-        booking.outbox_messages.values_list("template", flat=True)
-    ) == ["payment_refunded"]
+    assert list(booking.outbox_messages.values_list("template", flat=True)) == [
+        "payment_refunded"
+    ]
 
 
 def test_late_payment_before_the_expiry_job_ran(pending, provider, consultation, now):
