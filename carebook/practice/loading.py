@@ -33,6 +33,7 @@ from carebook.practice.practice_file import (
     PracticeFile,
     PracticeFileError,
     ProviderSpec,
+    ServiceSpec,
     parse_practice_file,
 )
 
@@ -148,8 +149,9 @@ def _check_one_practice(spec: PracticeFile, source_name: str) -> None:
 def _save_practice(spec: PracticeFile) -> LoadResult:
     """Write the practice file's contents; the caller holds the transaction."""
     result = LoadResult()
-    values = spec.practice.model_dump(exclude={"slug", "booking_rules"})
+    values = spec.practice.model_dump(exclude={"slug", "booking_rules", "cancellation"})
     values |= spec.practice.booking_rules.model_dump()
+    values |= spec.practice.cancellation.as_fields()
     practice = _upsert(
         result, "practice", Practice, {"slug": spec.practice.slug}, values
     )
@@ -161,7 +163,8 @@ def _save_practice(spec: PracticeFile) -> LoadResult:
             "appointment types",
             AppointmentType,
             {"practice": practice, "slug": entry.slug},
-            entry.model_dump(exclude={"slug"}),
+            entry.model_dump(exclude={"slug", "cancellation"})
+            | entry.cancellation.as_fields(),
         )
         for entry in spec.appointment_types
     }
@@ -260,24 +263,35 @@ def _override_rows(override: OverrideSpec) -> list[tuple]:
 def _replace_services(
     result: LoadResult,
     provider: Provider,
-    prices: dict[str, int],
+    services: dict[str, ServiceSpec],
     types_by_slug: dict[str, AppointmentType],
 ) -> None:
-    """Make the provider offer exactly the file's services at its prices."""
-    wanted = {types_by_slug[slug].pk: price for slug, price in prices.items()}
+    """Make the provider offer exactly the file's services, prices, deposits.
+
+    A service the file gives no deposit has its deposit cleared.
+    """
+    wanted = {
+        types_by_slug[slug].pk: (entry.price, entry.deposit)
+        for slug, entry in services.items()
+    }
     for service in provider.services.all():
-        price = wanted.pop(service.appointment_type_id, None)
-        if price is None:
+        amounts = wanted.pop(service.appointment_type_id, None)
+        if amounts is None:
             service.delete()
             result.count(result.deleted, "services")
-        elif price != service.price_amount:
-            service.price_amount = price
-            service.save(update_fields=["price_amount"])
+        elif amounts != (service.price_amount, service.deposit_amount):
+            service.price_amount, service.deposit_amount = amounts
+            service.save(update_fields=["price_amount", "deposit_amount"])
             result.count(result.updated, "services")
 
     Service.objects.bulk_create(
-        Service(provider=provider, appointment_type_id=type_id, price_amount=price)
-        for type_id, price in wanted.items()
+        Service(
+            provider=provider,
+            appointment_type_id=type_id,
+            price_amount=price,
+            deposit_amount=deposit,
+        )
+        for type_id, (price, deposit) in wanted.items()
     )
     result.count(result.created, "services", len(wanted))
 

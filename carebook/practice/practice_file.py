@@ -25,16 +25,24 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
+    Discriminator,
     Field,
     PlainValidator,
     Strict,
     StringConstraints,
+    Tag,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic import ValidationError as PydanticValidationError
 
-from carebook.money import is_known_currency, minor_digits, to_minor_units
+from carebook.money import (
+    decimal_string,
+    is_known_currency,
+    minor_digits,
+    to_minor_units,
+)
 from carebook.practice.models import (
     Practice,
     validate_zone,
@@ -47,6 +55,9 @@ WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_MINUTES = 24 * 60
 # The largest amount a PositiveIntegerField holds on every database.
 MAX_AMOUNT = 2_147_483_647
+# A free cancellation window longer than a year would never end before a
+# booking could be made, and far larger ones overflow date arithmetic.
+MAX_FREE_HOURS = 365 * 24
 SLUG_MAX_LENGTH = 50
 
 SLUG_PATTERN = re.compile(r"[-a-zA-Z0-9_]+")
@@ -222,22 +233,36 @@ def _check_locale(value: str) -> str:
 
 
 def _parse_price(value: Any, info: ValidationInfo) -> int:
-    """Return a price in major units ("80.00") as minor units (8000).
+    """Return a price in major units ("80.00") as minor units (8000)."""
+    return _parse_amount(value, info, "price")
+
+
+def _parse_deposit(value: Any, info: ValidationInfo) -> int:
+    """Return a deposit like a price; a deposit of zero is refused."""
+    return _parse_amount(value, info, "deposit", allow_zero=False)
+
+
+def _parse_amount(
+    value: Any, info: ValidationInfo, what: str, allow_zero: bool = True
+) -> int:
+    """Return an amount in major units as minor units, naming it `what`.
 
     The currency comes from the validation context; when the file's currency
-    is itself wrong, only the number is checked.
+    is itself wrong, only the number is checked and 0 is returned.
     """
     if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise ValueError(f'price {_show(value)} is not a number such as "80.00"')
+        raise ValueError(f'{what} {_show(value)} is not a number such as "80.00"')
     text = str(value).strip()
     try:
         amount = Decimal(text)
     except InvalidOperation:
         amount = None
     if amount is None or not amount.is_finite():
-        raise ValueError(f'price "{text}" is not a number such as "80.00"')
+        raise ValueError(f'{what} "{text}" is not a number such as "80.00"')
     if amount < 0:
-        raise ValueError(f'price "{text}" is negative')
+        raise ValueError(f'{what} "{text}" is negative')
+    if amount == 0 and not allow_zero:
+        raise ValueError(f'{what} "{text}" must be more than zero')
 
     currency = info.context["currency"]
     if currency is None:
@@ -246,11 +271,11 @@ def _parse_price(value: Any, info: ValidationInfo) -> int:
         minor_units = to_minor_units(text, currency)
     except ValueError:
         raise ValueError(
-            f'price "{text}" has more decimal places than {currency} allows '
+            f'{what} "{text}" has more decimal places than {currency} allows '
             f"({minor_digits(currency)})"
         ) from None
     if minor_units > MAX_AMOUNT:
-        raise ValueError(f'price "{text}" is too large')
+        raise ValueError(f'{what} "{text}" is too large')
     return minor_units
 
 
@@ -381,6 +406,7 @@ Zone = Annotated[str, AfterValidator(_check_zone)]
 Currency = Annotated[str, AfterValidator(_check_currency)]
 LocaleName = Annotated[str, AfterValidator(_check_locale)]
 Price = Annotated[int, PlainValidator(_parse_price)]
+Deposit = Annotated[int, PlainValidator(_parse_deposit)]
 ServiceType = Annotated[str, AfterValidator(_check_known_type)]
 WallDate = Annotated[date, PlainValidator(_parse_date)]
 Moment = Annotated[str, PlainValidator(_check_moment)]
@@ -391,6 +417,8 @@ DayHours = Annotated[
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Minutes = Annotated[int, Strict(), Field(ge=0)]
+FreeHours = Annotated[int, Strict(), Field(ge=0, le=MAX_FREE_HOURS)]
+FeePercent = Annotated[int, Strict(), Field(ge=0, le=100)]
 
 
 def _default(model: type[models.Model], name: str):
@@ -416,6 +444,27 @@ class BookingRulesSpec(Spec):
     )
 
 
+class CancellationSpec(Spec):
+    """The practice's cancellation policy."""
+
+    free_hours: FreeHours = _default(Practice, "free_cancellation_hours")
+    late_fee_percent: FeePercent = _default(Practice, "late_cancellation_fee_percent")
+
+    def as_fields(self) -> dict[str, int | None]:
+        """Return the policy as the model fields that store it."""
+        return {
+            "free_cancellation_hours": self.free_hours,
+            "late_cancellation_fee_percent": self.late_fee_percent,
+        }
+
+
+class CancellationOverrideSpec(CancellationSpec):
+    """An appointment type's own policy; a key left out uses the practice's."""
+
+    free_hours: FreeHours | None = None
+    late_fee_percent: FeePercent | None = None
+
+
 class PracticeSpec(Spec):
     slug: Slug
     name: Annotated[Name, Field(max_length=200)]
@@ -424,6 +473,7 @@ class PracticeSpec(Spec):
     locale: LocaleName = _default(Practice, "locale")
     email: EmailAddress = ""
     booking_rules: BookingRulesSpec = BookingRulesSpec()
+    cancellation: CancellationSpec = CancellationSpec()
 
 
 class AppointmentTypeSpec(Spec):
@@ -432,6 +482,7 @@ class AppointmentTypeSpec(Spec):
     duration_minutes: Annotated[int, Strict(), Field(ge=5)]
     buffer_before_minutes: Minutes = 0
     buffer_after_minutes: Minutes = 0
+    cancellation: CancellationOverrideSpec = CancellationOverrideSpec()
 
     @model_validator(mode="after")
     def _fits_in_a_day(self):
@@ -501,6 +552,53 @@ class TimeOffSpec(Spec):
         )
 
 
+class ServiceSpec(Spec):
+    """A service's price and the deposit paid online instead of it, if any."""
+
+    price: Price
+    deposit: Deposit | None = None
+
+    @field_validator("deposit")
+    @classmethod
+    def _deposit_within_price(cls, deposit: int | None, info: ValidationInfo):
+        # The price is missing from info.data when it was itself wrong, and
+        # both amounts are 0 when the currency is.
+        price = info.data.get("price")
+        currency = info.context["currency"]
+        if deposit is None or price is None or currency is None:
+            return deposit
+        if deposit > price:
+            raise ValueError(
+                f'deposit "{decimal_string(deposit, currency)}" is more than '
+                f'the price "{decimal_string(price, currency)}"'
+            )
+        return deposit
+
+
+# A service is written as a price alone or as a mapping with a deposit. The
+# tags name the two forms in pydantic's error locations; _problem_from drops
+# them, so errors name the keys as the file writes them.
+PLAIN_PRICE = "[plain price]"
+PRICE_MAPPING = "[price mapping]"
+SERVICE_FORMS = (PLAIN_PRICE, PRICE_MAPPING)
+
+
+def _service_form(value: Any) -> str:
+    return PRICE_MAPPING if isinstance(value, dict) else PLAIN_PRICE
+
+
+def _price_only(price: int) -> ServiceSpec:
+    """Return a price written alone as a service without a deposit."""
+    return ServiceSpec.model_construct(price=price)
+
+
+ServiceEntry = Annotated[
+    Annotated[Price, AfterValidator(_price_only), Tag(PLAIN_PRICE)]
+    | Annotated[ServiceSpec, Tag(PRICE_MAPPING)],
+    Discriminator(_service_form),
+]
+
+
 class ProviderSpec(Spec):
     slug: Slug
     name: Annotated[Name, Field(max_length=200)]
@@ -508,7 +606,7 @@ class ProviderSpec(Spec):
     bio: Annotated[str, StringConstraints(strip_whitespace=True)] = ""
     email: EmailAddress = ""
     timezone: Zone | None = None
-    services: dict[ServiceType, Price] = {}
+    services: dict[ServiceType, ServiceEntry] = {}
     hours: WeekHoursSpec = WeekHoursSpec()
     overrides: list[OverrideSpec] = []
     time_off: list[TimeOffSpec] = []
@@ -610,7 +708,8 @@ def _duplicates(entries: Any, path: tuple, key: str) -> list[Problem]:
 
 def _problem_from(detail: dict) -> Problem:
     """Return a pydantic error as a problem in the file's own words."""
-    loc, kind = detail["loc"], detail["type"]
+    loc = tuple(step for step in detail["loc"] if step not in SERVICE_FORMS)
+    kind = detail["type"]
     if kind == "missing":
         return Problem(loc[:-1], f'missing required key "{loc[-1]}"')
     if kind == "extra_forbidden":
@@ -667,18 +766,26 @@ def _spec_at(loc: tuple) -> type[Spec]:
 
 
 def _bare_type(annotation: Any) -> Any:
-    """Return the annotation without Annotated metadata or `| None`."""
-    while True:
-        if typing.get_origin(annotation) is Annotated:
-            annotation = typing.get_args(annotation)[0]
-        elif isinstance(annotation, types.UnionType):
-            annotation = next(a for a in typing.get_args(annotation) if a is not None)
-        elif typing.get_origin(annotation) is typing.Union:
-            annotation = next(
-                a for a in typing.get_args(annotation) if a is not type(None)
-            )
-        else:
-            return annotation
+    """Return the annotation without Annotated metadata or `| None`.
+
+    Of a union of a value and a mapping, such as a service's two forms, the
+    mapping's schema class is returned, since only a mapping has keys.
+    """
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    if not (
+        isinstance(annotation, types.UnionType)
+        or typing.get_origin(annotation) is typing.Union
+    ):
+        return annotation
+
+    members = [
+        _bare_type(member)
+        for member in typing.get_args(annotation)
+        if member is not type(None)
+    ]
+    specs = [m for m in members if isinstance(m, type) and issubclass(m, Spec)]
+    return (specs or members)[0]
 
 
 def _time_off_problems(spec: PracticeFile) -> list[Problem]:

@@ -11,6 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from carebook.audit.models import AuditEntry
+from carebook.payments.policy import CancellationPolicy
 from carebook.practice import loading
 from carebook.practice.loading import load_practice
 from carebook.practice.models import (
@@ -103,10 +104,23 @@ def provider(slug: str) -> Provider:
     return Provider.objects.get(slug=slug)
 
 
-def price(provider_slug: str, type_slug: str) -> int:
+def service(provider_slug: str, type_slug: str) -> Service:
     return Service.objects.get(
         provider__slug=provider_slug, appointment_type__slug=type_slug
-    ).price_amount
+    )
+
+
+def price(provider_slug: str, type_slug: str) -> int:
+    return service(provider_slug, type_slug).price_amount
+
+
+def cancellation(type_slug: str) -> tuple[int | None, int | None]:
+    """Return an appointment type's own policy, as stored."""
+    appointment_type = AppointmentType.objects.get(slug=type_slug)
+    return (
+        appointment_type.free_cancellation_hours,
+        appointment_type.late_cancellation_fee_percent,
+    )
 
 
 # --- The demo file ------------------------------------------------------------
@@ -180,6 +194,56 @@ def test_demo_prices_are_stored_in_cents():
     assert price("ciaran-oshea", "consultation") == 7500
     assert price("aoife-byrne", "consultation") == 8000
     assert price("roisin-hayes", "video-consultation") == 6000
+
+
+def test_demo_physiotherapy_sessions_take_a_deposit_and_nothing_else_does():
+    load_demo()
+
+    with_deposit = Service.objects.filter(deposit_amount__isnull=False)
+    assert sorted(
+        with_deposit.values_list(
+            "provider__slug",
+            "appointment_type__slug",
+            "price_amount",
+            "deposit_amount",
+        )
+    ) == [
+        ("declan-murphy", "physiotherapy-session", 7000, 2000),
+        ("sinead-walsh", "physiotherapy-session", 6500, 2000),
+    ]
+    assert Service.objects.filter(deposit_amount__isnull=True).count() == 17
+
+
+def test_demo_practice_cancellation_policy_is_24_hours_then_half():
+    load_demo()
+
+    practice = Practice.objects.get()
+    assert (
+        practice.free_cancellation_hours,
+        practice.late_cancellation_fee_percent,
+    ) == (24, 50)
+    # Only the extended assessment sets its own window; its fee is the
+    # practice's.
+    assert cancellation("extended-assessment") == (48, None)
+    for slug in (
+        "consultation",
+        "follow-up",
+        "physiotherapy-session",
+        "video-consultation",
+    ):
+        assert cancellation(slug) == (None, None)
+
+
+def test_demo_policies_as_the_refund_rules_read_them():
+    load_demo()
+
+    def policy(slug):
+        return CancellationPolicy.for_appointment(
+            AppointmentType.objects.get(slug=slug)
+        )
+
+    assert policy("extended-assessment") == CancellationPolicy(48, 50)
+    assert policy("consultation") == CancellationPolicy(24, 50)
 
 
 def test_demo_appointment_type_keeps_its_buffers():
@@ -266,6 +330,9 @@ def test_loading_writes_one_audit_entry():
 def test_reloading_the_same_file_changes_nothing():
     load_demo()
     before = snapshot()
+    # The snapshot holds every column, the policy and deposits included.
+    assert [row["deposit_amount"] for row in before["Service"]].count(2000) == 2
+    assert before["Practice"][0]["late_cancellation_fee_percent"] == 50
 
     result = load_demo()
 
@@ -397,7 +464,165 @@ def test_practice_without_booking_rules_gets_the_model_defaults():
     ) == (120, 60, 15)
 
 
+def test_file_without_policy_or_deposits_gets_the_model_defaults():
+    load_practice(SMALL, "clinic.yaml")
+
+    practice = Practice.objects.get()
+    assert (
+        practice.free_cancellation_hours,
+        practice.late_cancellation_fee_percent,
+    ) == (24, 100)
+    assert cancellation("consultation") == (None, None)
+    assert service("ann-lee", "consultation").deposit_amount is None
+
+
+def test_appointment_type_policy_keys_are_each_optional_and_zero_is_kept():
+    load_practice(
+        edited(
+            SMALL,
+            (
+                "  locale: en_IE\n",
+                "  locale: en_IE\n  cancellation: {late_fee_percent: 50}\n",
+            ),
+            (
+                "    buffer_after_minutes: 10\n",
+                "    buffer_after_minutes: 10\n"
+                "    cancellation: {late_fee_percent: 0}\n",
+            ),
+        ),
+        "clinic.yaml",
+    )
+
+    practice = Practice.objects.get()
+    assert (
+        practice.free_cancellation_hours,
+        practice.late_cancellation_fee_percent,
+    ) == (24, 50)
+    assert cancellation("consultation") == (None, 0)
+
+
+WITH_POLICY_AND_DEPOSIT = edited(
+    SMALL,
+    (
+        "  locale: en_IE\n",
+        "  locale: en_IE\n  cancellation: {free_hours: 12, late_fee_percent: 50}\n",
+    ),
+    (
+        "    buffer_after_minutes: 10\n",
+        "    buffer_after_minutes: 10\n"
+        "    cancellation: {free_hours: 48, late_fee_percent: 100}\n",
+    ),
+    ('{consultation: "80.00"}', '{consultation: {price: "80.00", deposit: "20.00"}}'),
+)
+
+
+def test_removing_a_deposit_clears_it_and_keeps_the_service_row():
+    load_practice(WITH_POLICY_AND_DEPOSIT, "clinic.yaml")
+    before = service("ann-lee", "consultation")
+    assert (before.price_amount, before.deposit_amount) == (8000, 2000)
+
+    result = load_practice(
+        edited(
+            WITH_POLICY_AND_DEPOSIT,
+            ('{price: "80.00", deposit: "20.00"}', '"80.00"'),
+        ),
+        "clinic.yaml",
+    )
+
+    after = service("ann-lee", "consultation")
+    assert (after.pk, after.price_amount, after.deposit_amount) == (
+        before.pk,
+        8000,
+        None,
+    )
+    assert dict(result.updated) == {"services": 1}
+    assert not result.created
+    assert not result.deleted
+
+
+def test_changing_only_a_deposit_updates_the_service():
+    load_practice(WITH_POLICY_AND_DEPOSIT, "clinic.yaml")
+
+    result = load_practice(
+        edited(WITH_POLICY_AND_DEPOSIT, ('deposit: "20.00"', "deposit: 25")),
+        "clinic.yaml",
+    )
+
+    assert service("ann-lee", "consultation").deposit_amount == 2500
+    assert dict(result.updated) == {"services": 1}
+
+
+def test_file_without_policies_or_deposit_returns_to_defaults_and_nulls():
+    load_practice(WITH_POLICY_AND_DEPOSIT, "clinic.yaml")
+    assert cancellation("consultation") == (48, 100)
+
+    result = load_practice(SMALL, "clinic.yaml")
+
+    practice = Practice.objects.get()
+    assert (
+        practice.free_cancellation_hours,
+        practice.late_cancellation_fee_percent,
+    ) == (24, 100)
+    # NULL: the type follows the practice again.
+    assert cancellation("consultation") == (None, None)
+    assert service("ann-lee", "consultation").deposit_amount is None
+    assert dict(result.updated) == {
+        "practice": 1,
+        "appointment types": 1,
+        "services": 1,
+    }
+
+
+def test_reloading_a_file_with_policy_and_deposit_changes_nothing():
+    load_practice(WITH_POLICY_AND_DEPOSIT, "clinic.yaml")
+    before = snapshot()
+
+    result = load_practice(WITH_POLICY_AND_DEPOSIT, "clinic.yaml")
+
+    assert snapshot() == before
+    assert not result.is_changed
+    assert AuditEntry.objects.count() == 1
+
+
+def test_yen_deposit_is_stored_as_whole_yen():
+    load_practice(
+        edited(
+            SMALL,
+            ("currency: EUR", "currency: JPY"),
+            ('"80.00"', '{price: "4500", deposit: "1000.00"}'),
+        ),
+        "clinic.yaml",
+    )
+
+    consultation = service("ann-lee", "consultation")
+    assert (consultation.price_amount, consultation.deposit_amount) == (4500, 1000)
+
+
 # --- Bad files ----------------------------------------------------------------
+
+
+def with_practice_cancellation(value: str) -> str:
+    """Return SMALL with the practice's `cancellation:` on line 7."""
+    return edited(
+        SMALL, ("  locale: en_IE\n", f"  locale: en_IE\n  cancellation: {value}\n")
+    )
+
+
+def with_type_cancellation(value: str) -> str:
+    """Return SMALL with the appointment type's `cancellation:` on line 12."""
+    return edited(
+        SMALL,
+        (
+            "    buffer_after_minutes: 10\n",
+            f"    buffer_after_minutes: 10\n    cancellation: {value}\n",
+        ),
+    )
+
+
+def with_service(value: str) -> str:
+    """Return SMALL with the consultation, on line 16, written as `value`."""
+    return edited(SMALL, ('{consultation: "80.00"}', f"{{consultation: {value}}}"))
+
 
 BAD_FILES = {
     "bad zone": (
@@ -562,6 +787,126 @@ BAD_FILES = {
     "missing name": (
         edited(SMALL, ("    name: Dr Ann Lee\n", "")),
         ['clinic.yaml:13: providers[0]: missing required key "name"'],
+    ),
+    "late fee over 100 percent": (
+        with_practice_cancellation("{late_fee_percent: 150}"),
+        ["clinic.yaml:7: practice.cancellation.late_fee_percent: must be at most 100"],
+    ),
+    "negative free hours": (
+        with_practice_cancellation("{free_hours: -1}"),
+        ["clinic.yaml:7: practice.cancellation.free_hours: must be at least 0"],
+    ),
+    "free hours over a year": (
+        with_practice_cancellation("{free_hours: 9000}"),
+        ["clinic.yaml:7: practice.cancellation.free_hours: must be at most 8760"],
+    ),
+    "free hours given as text": (
+        with_practice_cancellation('{free_hours: "24"}'),
+        [
+            "clinic.yaml:7: practice.cancellation.free_hours: "
+            'expected a whole number, got "24"'
+        ],
+    ),
+    "typo in a cancellation key": (
+        with_practice_cancellation("\n    free_hours: 24\n    late_fee: 50"),
+        [
+            "clinic.yaml:9: practice.cancellation.late_fee: "
+            'unknown key "late_fee" (did you mean "late_fee_percent"?)'
+        ],
+    ),
+    "appointment type late fee below 0 percent": (
+        with_type_cancellation("{free_hours: 48, late_fee_percent: -10}"),
+        [
+            "clinic.yaml:12: appointment_types[0].cancellation.late_fee_percent: "
+            "must be at least 0"
+        ],
+    ),
+    "appointment type late fee with a fraction": (
+        with_type_cancellation("\n      free_hours: 48\n      late_fee_percent: 12.5"),
+        [
+            "clinic.yaml:14: appointment_types[0].cancellation.late_fee_percent: "
+            "expected a whole number, got 12.5"
+        ],
+    ),
+    "appointment type negative free hours": (
+        with_type_cancellation("{free_hours: -48}"),
+        [
+            "clinic.yaml:12: appointment_types[0].cancellation.free_hours: "
+            "must be at least 0"
+        ],
+    ),
+    "deposit above the price": (
+        with_service('{price: "80.00", deposit: "90"}'),
+        [
+            "clinic.yaml:16: providers[0].services.consultation.deposit: "
+            'deposit "90.00" is more than the price "80.00"'
+        ],
+    ),
+    "deposit with a tenth of a cent, on its own line": (
+        edited(
+            SMALL,
+            (
+                '{consultation: "80.00"}',
+                '\n      consultation:\n        price: "80.00"\n'
+                '        deposit: "20.001"',
+            ),
+        ),
+        [
+            "clinic.yaml:19: providers[0].services.consultation.deposit: "
+            'deposit "20.001" has more decimal places than EUR allows (2)'
+        ],
+    ),
+    "yen deposit with decimals": (
+        edited(
+            with_service('{price: "4500", deposit: "1000.50"}'),
+            ("currency: EUR", "currency: JPY"),
+        ),
+        [
+            "clinic.yaml:16: providers[0].services.consultation.deposit: "
+            'deposit "1000.50" has more decimal places than JPY allows (0)'
+        ],
+    ),
+    "deposit of zero": (
+        with_service('{price: "80.00", deposit: "0.00"}'),
+        [
+            "clinic.yaml:16: providers[0].services.consultation.deposit: "
+            'deposit "0.00" must be more than zero'
+        ],
+    ),
+    "negative deposit": (
+        with_service('{price: "80.00", deposit: -20}'),
+        [
+            "clinic.yaml:16: providers[0].services.consultation.deposit: "
+            'deposit "-20" is negative'
+        ],
+    ),
+    "deposit on a free service": (
+        with_service('{price: 0, deposit: "10.00"}'),
+        [
+            "clinic.yaml:16: providers[0].services.consultation.deposit: "
+            'deposit "10.00" is more than the price "0.00"'
+        ],
+    ),
+    "deposit without a price": (
+        with_service('{deposit: "20.00"}'),
+        [
+            "clinic.yaml:16: providers[0].services.consultation: "
+            'missing required key "price"'
+        ],
+    ),
+    "price in the mapping with a tenth of a cent": (
+        with_service('{price: "80.001", deposit: "20.00"}'),
+        [
+            "clinic.yaml:16: providers[0].services.consultation.price: "
+            'price "80.001" has more decimal places than EUR allows (2)'
+        ],
+    ),
+    "typo in a service key": (
+        with_service('{price: "80.00", depsit: "20.00"}'),
+        [
+            "clinic.yaml:16: providers[0].services.consultation.depsit: "
+            'unknown key "depsit" (did you mean "deposit"?)'
+        ],
     ),
 }
 
