@@ -105,6 +105,9 @@ class Booking(models.Model):
     price_amount = models.PositiveIntegerField()
     deposit_amount = models.PositiveIntegerField(null=True, blank=True)
     currency = models.CharField(max_length=3)
+    # The cancellation policy copied when the booking was made.
+    free_cancellation_hours = models.PositiveIntegerField(default=24)
+    late_cancellation_fee_percent = models.PositiveIntegerField(default=100)
 
     patient_name = models.CharField(max_length=200, blank=True)
     patient_email = models.EmailField(blank=True)

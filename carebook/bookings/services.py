@@ -159,6 +159,7 @@ def hold_slot(
     now = now or timezone.now()
     service = find_service(provider, appointment_type)
     span = Span.of(appointment_type, start)
+    policy = CancellationPolicy.for_appointment(appointment_type)
     token_salt = secrets.token_hex(16)
     token = make_token(token_salt)
 
@@ -184,6 +185,8 @@ def hold_slot(
                 hold_expires_at=now + timedelta(minutes=settings.CAREBOOK_HOLD_MINUTES),
                 price_amount=service.price_amount,
                 deposit_amount=service.deposit_amount,
+                free_cancellation_hours=policy.free_hours,
+                late_cancellation_fee_percent=policy.fee_percent,
                 currency=provider.practice.currency,
                 patient_timezone=patient_timezone,
                 picker_opened_at=picker_opened_at,
@@ -386,7 +389,7 @@ def cancel_booking(booking: Booking, actor: Actor, now=None) -> Booking:
 
 def _refund_by_policy(booking: Booking, actor: Actor, now: datetime) -> None:
     """Give back what the cancellation policy returns of each payment."""
-    policy = CancellationPolicy.for_appointment(booking.appointment_type)
+    policy = CancellationPolicy.for_booking(booking)
     for payment in booking.payments.filter(status=Payment.Status.SUCCEEDED):
         amount = policy.refund(payment.amount, booking.start, now)
         payments.request_refund(payment, amount, Refund.Reason.CANCELLATION, actor)

@@ -13,6 +13,14 @@ class CancellationPolicy:
     fee_percent: int
 
     @classmethod
+    def for_booking(cls, booking) -> "CancellationPolicy":
+        """Return the policy the booking was made under."""
+        return cls(
+            free_hours=booking.free_cancellation_hours,
+            fee_percent=booking.late_cancellation_fee_percent,
+        )
+
+    @classmethod
     def for_appointment(cls, appointment_type) -> "CancellationPolicy":
         """Return the type's own policy where it sets one, else the practice's."""
         practice = appointment_type.practice

@@ -148,11 +148,16 @@ def submit_refund(refund_id: int) -> None:
 def record_gateway_refunds(payment: Payment, refunded_total: int, event_id: str) -> int:
     """Record refunds made in the gateway's own dashboard; return the amount.
 
-    `refunded_total` is what the gateway says has been refunded in all; what
-    Carebook has not recorded yet becomes one refund row.
+    `refunded_total` is what the gateway says was refunded outside Carebook
+    in all; what Carebook has not recorded yet becomes one refund row.
+    Carebook's own refunds are left to the job that made them, so one the
+    gateway reports before the job recorded it is not counted twice.
     """
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
-    missing = refunded_total - payment.refunded_amount
+    recorded = payment.refunds.filter(reason=Refund.Reason.GATEWAY).aggregate(
+        total=Sum("amount")
+    )["total"]
+    missing = refunded_total - (recorded or 0)
     if missing <= 0:
         return 0
 

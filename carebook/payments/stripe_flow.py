@@ -54,7 +54,7 @@ def open_checkout(payment: Payment) -> str:
 
 def find_payment(session) -> Payment | None:
     """Return the payment a Checkout Session belongs to."""
-    payment_id = (session.metadata or {}).get("payment_id")
+    payment_id = _field(session.metadata, "payment_id")
     return (
         Payment.objects.filter(gateway=GATEWAY)
         .filter(checkout_reference=session.id)
@@ -80,12 +80,25 @@ def sync_session(session, actor: Actor) -> str:
     if session.status == "complete" and intent is not None:
         if intent.status in ("requires_payment_method", "canceled"):
             reason = _decline_reason(intent) or "payment_failed"
-            payments.record_decline(payment, reason, actor)
-            bookings.end_unpaid_booking(payment.pk, reason, actor)
+            _fail_once(payment, reason, actor)
             return "failed"
         record_change("payment.processing", payment, actor)
         return "processing"
     return "open"
+
+
+@transaction.atomic
+def _fail_once(payment: Payment, reason: str, actor: Actor) -> None:
+    """Record a payment's failure and free its booking, if it is still open.
+
+    One failure reaches Carebook several times (the session's events and
+    the patient's return), so only the first that finds it open records it.
+    """
+    payment = Payment.objects.select_for_update().get(pk=payment.pk)
+    if payment.status != Payment.Status.PENDING:
+        return
+    payments.record_decline(payment, reason, actor)
+    bookings.end_unpaid_booking(payment.pk, reason, actor)
 
 
 def sync_return(session_id: str) -> None:
@@ -119,7 +132,8 @@ def _fetch(event):
     if event.type == "payment_intent.payment_failed":
         return stripe_api.client().v1.payment_intents.retrieve(data.id)
     if event.type == "charge.refunded":
-        return stripe_api.retrieve_charge(data.id)
+        charge = stripe_api.retrieve_charge(data.id)
+        return charge, stripe_api.refunded_elsewhere(data.id)
     if event.type == "charge.dispute.created":
         return stripe_api.retrieve_charge(data.charge)
     return None
@@ -137,11 +151,12 @@ def _on_payment_failed(intent, event) -> str:
     return "declined"
 
 
-def _on_refunded(charge, event) -> str:
+def _on_refunded(fetched, event) -> str:
+    charge, refunded_elsewhere = fetched
     payment = _payment_of_intent(charge.payment_intent)
     if payment is None:
         return "unknown"
-    refunded = stripe_api.from_stripe_amount(charge.amount_refunded, payment.currency)
+    refunded = stripe_api.from_stripe_amount(refunded_elsewhere, payment.currency)
     payments.record_gateway_refunds(payment, refunded, event.id)
     return "refund recorded"
 
@@ -171,9 +186,9 @@ def _payment_of_intent(intent) -> Payment | None:
     payment = Payment.objects.filter(gateway=GATEWAY, gateway_reference=intent_id)
     if payment.exists():
         return payment.first()
-    metadata = getattr(intent, "metadata", None) or {}
+    metadata = getattr(intent, "metadata", None)
     return Payment.objects.filter(
-        gateway=GATEWAY, pk=metadata.get("payment_id") or 0
+        gateway=GATEWAY, pk=_field(metadata, "payment_id") or 0
     ).first()
 
 
@@ -182,8 +197,18 @@ def _id_of(value) -> str:
     return value if isinstance(value, str) else value.id
 
 
+def _field(stripe_object, name: str):
+    """Return a field of a Stripe object, or None where it is missing.
+
+    The SDK's objects are not dicts: they have no `get`.
+    """
+    if stripe_object is None or name not in stripe_object:
+        return None
+    return stripe_object[name]
+
+
 def _decline_reason(intent) -> str:
     error = getattr(intent, "last_payment_error", None)
     if not error:
         return ""
-    return error.get("decline_code") or error.get("code") or ""
+    return _field(error, "decline_code") or _field(error, "code") or ""

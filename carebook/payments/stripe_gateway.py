@@ -143,6 +143,20 @@ def retrieve_charge(charge_id: str):
     return client().v1.charges.retrieve(charge_id)
 
 
+def refunded_elsewhere(charge_id: str) -> int:
+    """Return what was refunded of a charge outside Carebook, in Stripe's units.
+
+    Carebook's own refunds carry the booking reference in their metadata;
+    the job that made each one records it.
+    """
+    refunds = client().v1.refunds.list(params={"charge": charge_id, "limit": 100})
+    return sum(
+        refund.amount
+        for refund in refunds.auto_paging_iter()
+        if "booking_reference" not in refund.metadata
+    )
+
+
 def create_refund(payment, amount: int, idempotency_key: str, reason: str) -> str:
     """Refund part or all of a payment; return Stripe's refund id."""
     refund = client().v1.refunds.create(

@@ -5,6 +5,7 @@ import zoneinfo
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models import F
 
 from carebook.money import decimal_string, format_money, is_known_currency
 
@@ -68,6 +69,12 @@ class Practice(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(late_cancellation_fee_percent__lte=100),
+                name="practice_fee_percent_at_most_100",
+            ),
+        ]
 
     def __str__(self):
         return self.name
@@ -138,6 +145,10 @@ class AppointmentType(models.Model):
             models.UniqueConstraint(
                 fields=["practice", "slug"], name="appointment_type_slug_unique"
             ),
+            models.CheckConstraint(
+                condition=models.Q(late_cancellation_fee_percent__lte=100),
+                name="appointment_type_fee_percent_at_most_100",
+            ),
         ]
 
     def __str__(self):
@@ -167,6 +178,11 @@ class Service(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["provider", "appointment_type"], name="service_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(deposit_amount__isnull=True)
+                | models.Q(deposit_amount__gt=0, deposit_amount__lte=F("price_amount")),
+                name="service_deposit_within_price",
             ),
         ]
 

@@ -294,3 +294,23 @@ def test_every_step_is_audited(pending, now):
         ("payment.succeeded", "patient"),
         ("booking.confirmed", "patient"),
     ]
+
+
+def test_booking_keeps_the_cancellation_policy_it_was_made_under(
+    provider, consultation, practice, now
+):
+    practice.free_cancellation_hours = 48
+    practice.late_cancellation_fee_percent = 50
+    practice.save()
+    consultation.free_cancellation_hours = 12
+    consultation.save()
+
+    booking = hold(provider, consultation).booking
+    practice.late_cancellation_fee_percent = 100
+    practice.save()
+
+    booking.refresh_from_db()
+    assert (booking.free_cancellation_hours, booking.late_cancellation_fee_percent) == (
+        12,
+        50,
+    )
