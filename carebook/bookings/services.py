@@ -370,7 +370,7 @@ def cancel_booking(booking: Booking, actor: Actor, now=None) -> Booking:
             Booking.Status.PENDING_PAYMENT,
         ):
             raise WrongState(
-                f"A {booking.get_status_display()} booking cannot be cancelled."
+                f"A {booking.get_status_display().lower()} booking cannot be cancelled."
             )
 
         was_confirmed = booking.status == Booking.Status.CONFIRMED

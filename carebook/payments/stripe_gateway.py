@@ -88,9 +88,16 @@ class CheckoutSession:
 
 
 def session_expiry(hold_expires_at: datetime) -> datetime:
-    """Return when the session should expire: with the hold, if Stripe allows."""
-    earliest = timezone.now() + SHORTEST_SESSION + timedelta(minutes=1)
-    return max(hold_expires_at, earliest).replace(microsecond=0)
+    """Return when the session should expire: with the hold, if Stripe allows.
+
+    A hold Stripe accepts is kept as it is, so a second request for the
+    same checkout moments later (a double click) sends the same expiry, as
+    the checkout's idempotency key requires.
+    """
+    now = timezone.now()
+    if hold_expires_at >= now + SHORTEST_SESSION + timedelta(seconds=30):
+        return hold_expires_at.replace(microsecond=0)
+    return (now + SHORTEST_SESSION + timedelta(minutes=1)).replace(microsecond=0)
 
 
 def create_session(payment, expires_at: datetime, description: str) -> CheckoutSession:
