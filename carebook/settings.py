@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "carebook.bookings",
     "carebook.payments",
     "carebook.notifications",
+    "carebook.calendars",
     "carebook.web",
 ]
 
@@ -212,3 +213,6 @@ STRIPE_SECRET_KEY = env_str("STRIPE_SECRET_KEY")
 STRIPE_WEBHOOK_SECRET = env_str("STRIPE_WEBHOOK_SECRET")
 # Another address for Stripe's API, for a local stand-in during tests.
 STRIPE_API_BASE = env_str("STRIPE_API_BASE")
+
+# Encrypts stored calendar passwords; SECRET_KEY when unset.
+CAREBOOK_ENCRYPTION_KEY = env_str("CAREBOOK_ENCRYPTION_KEY")

@@ -5,7 +5,7 @@ from django.utils import timezone
 
 
 class OutboxMessage(models.Model):
-    """One email, written in the transaction of the change that causes it.
+    """One email or calendar change, written with the change that causes it.
 
     The row is the truth; the job queue only carries its id. A worker claims
     the row (status `sending` with a lease) before it talks to the mail
@@ -24,6 +24,13 @@ class OutboxMessage(models.Model):
         PATIENT = "patient"
         PROVIDER = "provider"
 
+    class Channel(models.TextChoices):
+        EMAIL = "email"
+        CALDAV = "caldav", "CalDAV calendar"
+
+    channel = models.CharField(
+        max_length=16, choices=Channel.choices, default=Channel.EMAIL
+    )
     template = models.CharField(max_length=40)
     audience = models.CharField(max_length=16, choices=Audience.choices)
     booking = models.ForeignKey(
@@ -43,10 +50,10 @@ class OutboxMessage(models.Model):
         help_text="Messages that must never be sent twice share nothing else.",
     )
 
-    recipient = models.EmailField()
-    subject = models.CharField(max_length=250)
-    body_text = models.TextField()
-    body_html = models.TextField()
+    recipient = models.EmailField(blank=True)
+    subject = models.CharField(max_length=250, blank=True)
+    body_text = models.TextField(blank=True)
+    body_html = models.TextField(blank=True)
     calendar = models.TextField(blank=True, help_text="An .ics invite, if any.")
     calendar_method = models.CharField(max_length=16, blank=True)
 

@@ -17,6 +17,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
+from importlib import import_module
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -131,14 +132,34 @@ def deliver(message_id: int, now: datetime | None = None) -> str:
         logger.info("Outbox message %s no longer wanted", message.pk)
         return "cancelled"
 
+    channel = channel_for(message)
     try:
-        send_email(message)
-    except (smtplib.SMTPException, OSError) as error:
-        return _record_failure(message, claim, error)
+        channel.send(message)
+    except channel.ERRORS as error:
+        return _record_failure(message, claim, error, channel.is_permanent(error))
 
     _finish(message, claim, status=OutboxMessage.Status.SENT, sent_at=timezone.now())
     logger.info("Outbox message %s sent (attempt %s)", message.pk, message.attempts)
     return "sent"
+
+
+# How each channel sends, which errors it expects, and which are for good.
+CHANNELS = {
+    OutboxMessage.Channel.EMAIL: "carebook.notifications.outbox",
+    OutboxMessage.Channel.CALDAV: "carebook.calendars.push",
+}
+ERRORS = (smtplib.SMTPException, OSError)
+
+
+def channel_for(message: OutboxMessage):
+    """Return the module that sends this message: `send`, `ERRORS`, and
+    `is_permanent`."""
+    return import_module(CHANNELS[message.channel])
+
+
+def send(message: OutboxMessage) -> None:
+    """Send an email message (the email channel's `send`)."""
+    send_email(message)
 
 
 def _is_still_wanted(message: OutboxMessage) -> bool:
@@ -191,9 +212,11 @@ def retry_delay(attempts: int) -> timedelta:
     return ceiling * random.uniform(0.5, 1.0)
 
 
-def _record_failure(message: OutboxMessage, claim: str, error: Exception) -> str:
+def _record_failure(
+    message: OutboxMessage, claim: str, error: Exception, is_for_good: bool
+) -> str:
     reason = f"{type(error).__name__}: {error}"[:1000]
-    if is_permanent(error):
+    if is_for_good:
         _finish(message, claim, status=OutboxMessage.Status.FAILED, last_error=reason)
         logger.warning("Outbox message %s refused for good: %s", message.pk, reason)
         return "failed"
