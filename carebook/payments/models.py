@@ -59,12 +59,24 @@ class PaymentAttempt(models.Model):
     )
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     decline_reason = models.CharField(max_length=64, blank=True)
+    gateway_reference = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The gateway's try (a charge), so one try is recorded once.",
+    )
     amount = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
         ordering = ["-at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["payment", "gateway_reference"],
+                condition=~models.Q(gateway_reference=""),
+                name="payment_attempt_once",
+            ),
+        ]
 
     def __str__(self):
         return f"{self.outcome} {self.decline_reason}".strip()

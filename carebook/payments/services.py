@@ -66,17 +66,29 @@ def mark_payment_paid(payment_id: int, gateway_reference: str, actor: Actor) -> 
 
 
 @transaction.atomic
-def record_decline(payment: Payment, reason: str, actor: Actor) -> None:
-    """Record a declined card; the payment stays open for another try."""
+def record_decline(
+    payment: Payment, reason: str, actor: Actor, gateway_reference: str = ""
+) -> bool:
+    """Record a declined try; the payment stays open for another.
+
+    A try the gateway reports more than once (the same `gateway_reference`)
+    is recorded once; returns False for a repeat.
+    """
+    attempts = PaymentAttempt.objects.filter(payment=payment)
+    if gateway_reference and attempts.filter(gateway_reference=gateway_reference):
+        return False
+
     PaymentAttempt.objects.create(
         payment=payment,
         outcome=PaymentAttempt.Outcome.DECLINED,
         decline_reason=reason,
+        gateway_reference=gateway_reference,
         amount=payment.amount,
         currency=payment.currency,
     )
     record_change("payment.declined", payment, actor, {"reason": reason})
     logger.info("Payment %s declined: %s", payment.pk, reason)
+    return True
 
 
 def cancel_open_payments(booking: Booking, actor: Actor) -> None:
@@ -143,6 +155,19 @@ def submit_refund(refund_id: int) -> None:
             _add_refunded(refund.payment, refund.amount)
             record_change("refund.succeeded", refund, SYSTEM)
     logger.info("Refund %s of payment %s succeeded", refund.pk, refund.payment_id)
+
+
+def give_up_refund(refund_id: int, error: Exception) -> None:
+    """Mark a refund the gateway kept refusing as failed, for staff to see."""
+    reason = f"{type(error).__name__}: {error}"[:1000]
+    with transaction.atomic():
+        changed = Refund.objects.filter(
+            pk=refund_id, status=Refund.Status.PENDING
+        ).update(status=Refund.Status.FAILED, last_error=reason)
+        if changed:
+            refund = Refund.objects.get(pk=refund_id)
+            record_change("refund.failed", refund, SYSTEM, {"error": reason})
+    logger.warning("Refund %s given up: %s", refund_id, reason)
 
 
 def record_gateway_refunds(payment: Payment, refunded_total: int, event_id: str) -> int:

@@ -80,7 +80,7 @@ def sync_session(session, actor: Actor) -> str:
     if session.status == "complete" and intent is not None:
         if intent.status in ("requires_payment_method", "canceled"):
             reason = _decline_reason(intent) or "payment_failed"
-            _fail_once(payment, reason, actor)
+            _fail_once(payment, reason, actor, _failed_charge(intent))
             return "failed"
         record_change("payment.processing", payment, actor)
         return "processing"
@@ -88,7 +88,7 @@ def sync_session(session, actor: Actor) -> str:
 
 
 @transaction.atomic
-def _fail_once(payment: Payment, reason: str, actor: Actor) -> None:
+def _fail_once(payment: Payment, reason: str, actor: Actor, charge: str) -> None:
     """Record a payment's failure and free its booking, if it is still open.
 
     One failure reaches Carebook several times (the session's events and
@@ -97,7 +97,7 @@ def _fail_once(payment: Payment, reason: str, actor: Actor) -> None:
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status != Payment.Status.PENDING:
         return
-    payments.record_decline(payment, reason, actor)
+    payments.record_decline(payment, reason, actor, charge)
     bookings.end_unpaid_booking(payment.pk, reason, actor)
 
 
@@ -147,7 +147,9 @@ def _on_payment_failed(intent, event) -> str:
     payment = _payment_of_intent(intent)
     if payment is None:
         return "unknown"
-    payments.record_decline(payment, _decline_reason(intent) or "declined", WEBHOOK)
+    reason = _decline_reason(intent) or "declined"
+    if not payments.record_decline(payment, reason, WEBHOOK, _failed_charge(intent)):
+        return "duplicate"
     return "declined"
 
 
@@ -205,6 +207,14 @@ def _field(stripe_object, name: str):
     if stripe_object is None or name not in stripe_object:
         return None
     return stripe_object[name]
+
+
+def _failed_charge(intent) -> str:
+    """Return the id of the charge a failed try made, when Stripe says."""
+    error = getattr(intent, "last_payment_error", None)
+    charge = _field(error, "charge") if error else None
+    charge = charge or getattr(intent, "latest_charge", None)
+    return _id_of(charge) if charge else ""
 
 
 def _decline_reason(intent) -> str:

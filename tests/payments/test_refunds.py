@@ -16,6 +16,7 @@ from carebook.audit.services import SYSTEM, Actor
 from carebook.bookings.services import WrongState, cancel_booking
 from carebook.payments import services as payments
 from carebook.payments import stripe_gateway
+from carebook.payments import tasks as payment_tasks
 from carebook.payments.models import Payment, Refund
 from carebook.payments.policy import CancellationPolicy
 from carebook.practice.models import Service
@@ -517,3 +518,20 @@ def test_stripe_reporting_a_refund_before_carebook_recorded_it_counts_it_once(
     ]
     assert (payment.status, payment.refunded_amount) == ("refunded", 8000)
     assert [refund["amount"] for refund in stripe_server.objects("refund")] == [8000]
+
+
+def test_refund_the_gateway_keeps_refusing_ends_failed_for_staff(
+    paid_through_stripe, stripe_server, cancel, provider, jobs, monkeypatch
+):
+    answer, _ = paid_through_stripe(provider, start=TUESDAY)
+    jobs.run()
+    stripe_server.stop()
+    monkeypatch.setattr(payment_tasks.submit_refund.task_class, "default_retries", 0)
+
+    cancel(booking_of(answer))
+
+    [refund] = Refund.objects.all()
+    assert refund.status == "failed"
+    assert refund.last_error.startswith("APIConnectionError: ")
+    assert booking_of(answer).payments.get().refunded_amount == 0
+    assert AuditEntry.objects.filter(action="refund.failed").count() == 1

@@ -618,6 +618,27 @@ def test_completed_event_arriving_after_the_bounce_adds_no_second_decline(
     assert {**after, "events": None} == {**before, "events": None}
 
 
+def test_bounce_reported_by_both_its_events_is_one_decline(
+    book, open_checkout, stripe_server, deliver, provider
+):
+    answer = book(provider)
+    session_id = open_checkout(answer)
+    stripe_server.pay_later(session_id)
+    deliver("checkout.session.completed", session_id)
+    intent = stripe_server.async_fail(session_id)["payment_intent"]
+
+    first = deliver("payment_intent.payment_failed", intent)
+    second = deliver("checkout.session.async_payment_failed", session_id)
+
+    assert first.json()["outcome"] == "declined"
+    assert second.json()["outcome"] == "failed"
+    payment = booking_of(answer).payments.get()
+    assert list(payment.attempts.values_list("outcome", "decline_reason")) == [
+        ("declined", "insufficient_funds")
+    ]
+    assert payment.status == "failed"
+
+
 # Money that arrives late.
 
 
