@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from carebook.payments.models import Payment, PaymentAttempt
+from carebook.payments.models import Payment, PaymentAttempt, Refund, WebhookEvent
 
 
 class PaymentAttemptInline(admin.TabularInline):
@@ -8,6 +8,30 @@ class PaymentAttemptInline(admin.TabularInline):
     extra = 0
     can_delete = False
     readonly_fields = ["outcome", "decline_reason", "amount", "currency", "at"]
+
+
+class RefundInline(admin.TabularInline):
+    model = Refund
+    extra = 0
+    can_delete = False
+    fields = ["amount", "currency", "reason", "status", "last_error", "created_at"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(WebhookEvent)
+class WebhookEventAdmin(admin.ModelAdmin):
+    list_display = ["received_at", "gateway", "event_type", "event_id"]
+    list_filter = ["gateway", "event_type"]
+    search_fields = ["event_id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
 
 
 @admin.register(Payment)
@@ -23,7 +47,9 @@ class PaymentAdmin(admin.ModelAdmin):
         "amount",
         "currency",
         "refunded_amount",
+        "disputed_amount",
+        "checkout_reference",
         "gateway_reference",
         "completed_at",
     ]
-    inlines = [PaymentAttemptInline]
+    inlines = [PaymentAttemptInline, RefundInline]
