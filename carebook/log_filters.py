@@ -3,8 +3,9 @@
 import logging
 import re
 
-# Path segments that are secrets: a booking's token, a checkout's token.
-SECRET_PATH = re.compile(r"(/booking/|/pay/[a-z]+/)[^/\s?\"]+")
+# Path segments that are secrets: the tokens of a booking, a checkout and a
+# provider's calendar feed.
+SECRET_PATH = re.compile(r"(/booking/|/pay/[a-z]+/|/calendars/feed/)[^/\s?\"]+")
 # Query strings can carry what staff searched for: names, emails, phones.
 QUERY_STRING = re.compile(r"\?[^\s\"]*")
 

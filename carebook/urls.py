@@ -10,5 +10,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", api.urls),
     path("pay/", include("carebook.payments.urls")),
+    path("calendars/", include("carebook.calendars.urls")),
     path("", include("carebook.web.urls")),
 ]

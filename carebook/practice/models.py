@@ -67,6 +67,13 @@ class Practice(models.Model):
         "100 means no refund.",
     )
 
+    # Privacy of the providers' calendar feeds.
+    calendar_feed_shows_names = models.BooleanField(
+        default=False,
+        help_text="Show patients' full names in providers' calendar feeds; "
+        "otherwise only their initials.",
+    )
+
     class Meta:
         ordering = ["name"]
         constraints = [

@@ -474,6 +474,9 @@ class PracticeSpec(Spec):
     email: EmailAddress = ""
     booking_rules: BookingRulesSpec = BookingRulesSpec()
     cancellation: CancellationSpec = CancellationSpec()
+    calendar_feed_shows_names: Annotated[bool, Strict()] = _default(
+        Practice, "calendar_feed_shows_names"
+    )
 
 
 class AppointmentTypeSpec(Spec):
@@ -734,6 +737,8 @@ def _message_for(kind: str, detail: dict) -> str:
             return f"expected a whole number, got {_show(detail['input'])}"
         case "string_type":
             return f"expected text, got {_show(detail['input'])}"
+        case "bool_type":
+            return f"expected true or false, got {_show(detail['input'])}"
         case "list_type":
             return "expected a list"
         case "dict_type" | "model_type":
