@@ -49,6 +49,9 @@ class RadicaleServer:
                 str(self.folder / "users"),
                 "--auth-htpasswd-encryption",
                 "plain",
+                # Clients try without a password first; do not make them wait.
+                "--auth-delay",
+                "0",
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

@@ -137,6 +137,12 @@ def deliver(message_id: int, now: datetime | None = None) -> str:
         channel.send(message)
     except channel.ERRORS as error:
         return _record_failure(message, claim, error, channel.is_permanent(error))
+    except Exception as error:
+        # Not an error the channel expects: count it as passing, so the row
+        # is retried and, if it keeps failing, ends failed for staff to see
+        # instead of being re-claimed forever.
+        logger.exception("Outbox message %s hit an unexpected error", message.pk)
+        return _record_failure(message, claim, error, is_for_good=False)
 
     _finish(message, claim, status=OutboxMessage.Status.SENT, sent_at=timezone.now())
     logger.info("Outbox message %s sent (attempt %s)", message.pk, message.attempts)

@@ -9,6 +9,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.utils import timezone, translation
 
+from carebook.calendars.services import queue_calendar_push
 from carebook.money import format_money
 from carebook.notifications.invites import build_invite
 from carebook.notifications.models import OutboxMessage
@@ -79,6 +80,7 @@ def notify_booking_confirmed(booking) -> None:
     _to_patient(booking, "booking_confirmed", method="REQUEST")
     _to_provider(booking, "provider_new_booking")
     _schedule_reminder(booking)
+    queue_calendar_push(booking, "put")
 
 
 def notify_booking_rescheduled(booking) -> None:
@@ -86,6 +88,7 @@ def notify_booking_rescheduled(booking) -> None:
     cancel_pending(booking, REMINDER)
     _to_patient(booking, "booking_rescheduled", method="REQUEST")
     _schedule_reminder(booking)
+    queue_calendar_push(booking, "put")
 
 
 def notify_booking_cancelled(booking) -> None:
@@ -93,6 +96,7 @@ def notify_booking_cancelled(booking) -> None:
     cancel_pending(booking, REMINDER)
     _to_patient(booking, "booking_cancelled", method="CANCEL")
     _to_provider(booking, "provider_cancellation")
+    queue_calendar_push(booking, "delete")
 
 
 def notify_payment_received(payment) -> None:
