@@ -99,18 +99,23 @@ def notify_booking_cancelled(booking) -> None:
     queue_calendar_push(booking, "delete")
 
 
-def notify_payment_received(payment) -> None:
-    """Send the patient a receipt for a payment."""
+def _amount_for_patient(payment) -> str:
+    """Return a payment's amount formatted as its patient reads money."""
     booking = payment.booking
     locale = babel_locale(
         language_for(booking.patient_language), booking.provider.practice.locale
     )
+    return format_money(payment.amount, payment.currency, locale)
+
+
+def notify_payment_received(payment) -> None:
+    """Send the patient a receipt for a payment."""
     _to_patient(
-        booking,
+        payment.booking,
         "payment_receipt",
         dedupe_key=f"receipt:{payment.pk}",
         context={
-            "amount_paid": format_money(payment.amount, payment.currency, locale),
+            "amount_paid": _amount_for_patient(payment),
             "paid_at": payment.completed_at,
         },
     )
@@ -118,16 +123,9 @@ def notify_payment_received(payment) -> None:
 
 def notify_payment_refunded(payment, reason: str) -> None:
     """Tell the patient a payment is being given back, and why."""
-    booking = payment.booking
-    locale = babel_locale(
-        language_for(booking.patient_language), booking.provider.practice.locale
-    )
     _to_patient(
-        booking,
+        payment.booking,
         "payment_refunded",
         dedupe_key=f"refunded:{payment.pk}:{reason}",
-        context={
-            "amount_refunded": format_money(payment.amount, payment.currency, locale),
-            "reason": reason,
-        },
+        context={"amount_refunded": _amount_for_patient(payment), "reason": reason},
     )
