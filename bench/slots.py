@@ -394,6 +394,7 @@ def bookings_query(provider, window: Interval, now):
         .holding_time(now)
         .overlapping(start, end)
         .exclude(pk=None)
+        .order_by()
         .values_list("blocked_start", "blocked_end")
     )
 

@@ -7,6 +7,8 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 
 from carebook.bookings.models import Booking
+from carebook.calendars.busy import MAX_ROW_SPAN
+from carebook.calendars.models import ImportedBusyTime
 from carebook.practice.models import AppointmentType, Provider, TimeOff
 from carebook.scheduling import Interval, SlotRules, WorkingHours, free_slots
 
@@ -49,7 +51,10 @@ def slot_rules_for(appointment_type: AppointmentType) -> SlotRules:
 def busy_intervals(
     provider: Provider, window: Interval, now, exclude_booking_id=None
 ) -> list[Interval]:
-    """Return the provider's booked time and time off around `window`."""
+    """Return the provider's booked time, time off and imported busy time.
+
+    Everything that overlaps `window` widened by MARGIN on both sides.
+    """
     start, end = window.start - MARGIN, window.end + MARGIN
 
     bookings = (
@@ -65,7 +70,19 @@ def busy_intervals(
         .order_by()
         .values_list("start", "end")
     )
-    return [Interval(s, e) for s, e in (*bookings, *time_off)]
+    imported = (
+        ImportedBusyTime.objects.filter(
+            provider=provider,
+            start__lt=end,
+            end__gt=start,
+            # Imports store no row longer than MAX_ROW_SPAN, which lets the
+            # provider/start index bound the scan from below.
+            start__gt=start - MAX_ROW_SPAN,
+        )
+        .order_by()
+        .values_list("start", "end")
+    )
+    return [Interval(s, e) for s, e in (*bookings, *time_off, *imported)]
 
 
 def find_free_slots(
