@@ -4,11 +4,12 @@ A connection's password goes in and never comes out: the form takes a new
 one in a field that is never filled back in, and no page shows it.
 """
 
+from functools import partial
 from urllib.parse import urlsplit
 
 from django import forms
 from django.contrib import admin, messages
-from django.db import models
+from django.db import models, transaction
 from django.urls import reverse
 
 from carebook.audit.models import ActorKind
@@ -20,6 +21,7 @@ from carebook.calendars.models import (
     ImportedBusyTime,
 )
 from carebook.calendars.services import connect_calendar, disconnect_calendar
+from carebook.calendars.tasks import import_provider_busy_times
 from carebook.web.links import absolute_url
 
 
@@ -188,6 +190,13 @@ class BusyFeedAdmin(admin.ModelAdmin):
     list_filter = ["provider"]
     readonly_fields = ["last_success_at", "last_error_at", "last_error"]
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        # Read the new address at once rather than at the next quarter hour.
+        transaction.on_commit(
+            partial(import_provider_busy_times, obj.provider_id), robust=True
+        )
 
 
 @admin.register(ImportedBusyTime)
