@@ -3,8 +3,13 @@ from django.contrib import admin, messages
 from carebook.audit.models import ActorKind
 from carebook.audit.services import Actor, record_change
 from carebook.bookings.models import Booking
-from carebook.bookings.services import BookingError, cancel_booking
+from carebook.bookings.services import (
+    BookingError,
+    cancel_booking,
+    record_attendance,
+)
 from carebook.payments.models import Payment
+from carebook.staff.roles import own_provider_id
 
 
 class PaymentInline(admin.TabularInline):
@@ -73,20 +78,50 @@ class BookingAdmin(admin.ModelAdmin):
         if name not in ("patient_name", "patient_email", "patient_phone")
     ]
     inlines = [PaymentInline]
-    actions = ["cancel"]
+    actions = ["cancel", "mark_completed", "mark_no_show"]
 
-    @admin.action(description="Cancel the selected bookings")
+    @admin.action(description="Cancel the selected bookings", permissions=["change"])
     def cancel(self, request, queryset):
+        self._change_each(request, queryset, cancel_booking, "cancelled")
+
+    @admin.action(
+        description="Mark the selected bookings completed", permissions=["change"]
+    )
+    def mark_completed(self, request, queryset):
+        def complete(booking, actor):
+            record_attendance(booking, Booking.Status.COMPLETED, actor)
+
+        self._change_each(request, queryset, complete, "marked completed")
+
+    @admin.action(
+        description="Mark the selected bookings no-shows", permissions=["change"]
+    )
+    def mark_no_show(self, request, queryset):
+        def miss(booking, actor):
+            record_attendance(booking, Booking.Status.NO_SHOW, actor)
+
+        self._change_each(request, queryset, miss, "marked a no-show")
+
+    def _change_each(self, request, queryset, change, done):
+        """Apply a booking service to each booking, reporting each outcome."""
         actor = Actor(ActorKind.STAFF, request.user)
         for booking in queryset:
             try:
-                cancel_booking(booking, actor)
+                change(booking, actor)
             except BookingError as error:
                 self.message_user(
                     request, f"{booking.reference}: {error}", messages.WARNING
                 )
             else:
-                self.message_user(request, f"{booking.reference} cancelled.")
+                self.message_user(request, f"{booking.reference} {done}.")
+
+    def get_queryset(self, request):
+        """Show a provider only their own bookings."""
+        queryset = super().get_queryset(request)
+        provider_id = own_provider_id(request.user)
+        if provider_id is not None:
+            queryset = queryset.filter(provider_id=provider_id)
+        return queryset
 
     def save_model(self, request, obj, form, change):
         super().save_model(request, obj, form, change)

@@ -130,6 +130,10 @@ class Booking(models.Model):
             models.Index(fields=["provider", "blocked_start"]),
             models.Index(fields=["start"]),
             models.Index(fields=["status", "hold_expires_at"]),
+            # The dashboard counts bookings by the day they were made and
+            # checkouts by the day they started.
+            models.Index(fields=["confirmed_at"]),
+            models.Index(fields=["held_at"]),
         ]
         constraints = [
             models.CheckConstraint(

@@ -440,6 +440,41 @@ def reschedule_booking(
     return booking
 
 
+ATTENDANCE_STATUSES = (Booking.Status.COMPLETED, Booking.Status.NO_SHOW)
+
+
+def record_attendance(booking: Booking, status: str, actor: Actor, now=None) -> Booking:
+    """Mark a booking whose appointment has started completed or a no-show.
+
+    A confirmed booking takes either mark; a marked one may be corrected to
+    the other, but nothing else changes it back.
+    """
+    now = now or timezone.now()
+    if status not in ATTENDANCE_STATUSES:
+        raise ValueError(f"{status!r} is not an attendance status")
+
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=booking.pk)
+        if booking.status not in (Booking.Status.CONFIRMED, *ATTENDANCE_STATUSES):
+            raise WrongState(
+                f"A {booking.get_status_display().lower()} booking cannot be "
+                "marked attended or missed."
+            )
+        if booking.start > now:
+            raise WrongState("The appointment has not started yet.")
+        if booking.status == status:
+            return booking
+
+        previous = booking.status
+        booking.status = status
+        booking.save(update_fields=["status", "updated_at"])
+        record_change(
+            f"booking.{status}", booking, actor, {"from": previous, "to": status}
+        )
+    logger.info("Booking %s marked %s", booking.pk, status)
+    return booking
+
+
 def release_hold(booking: Booking, actor: Actor, now=None) -> bool:
     """Give up a held time the patient left for another; False if not held."""
     now = now or timezone.now()

@@ -41,7 +41,10 @@ class Payment(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "created_at"])]
+        indexes = [
+            models.Index(fields=["status", "created_at"]),
+            models.Index(fields=["completed_at"]),
+        ]
 
     def __str__(self):
         return f"{self.gateway} {self.amount} {self.currency} ({self.status})"
@@ -115,9 +118,12 @@ class Refund(models.Model):
     )
     idempotency_key = models.CharField(max_length=100, unique=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # When the money went back: the day it leaves the revenue.
+    completed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["status", "completed_at"])]
 
     def __str__(self):
         return f"refund {self.amount} {self.currency} ({self.reason})"

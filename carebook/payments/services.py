@@ -150,7 +150,11 @@ def submit_refund(refund_id: int) -> None:
     with transaction.atomic():
         changed = Refund.objects.filter(
             pk=refund.pk, status=Refund.Status.PENDING
-        ).update(status=Refund.Status.SUCCEEDED, gateway_reference=reference)
+        ).update(
+            status=Refund.Status.SUCCEEDED,
+            gateway_reference=reference,
+            completed_at=timezone.now(),
+        )
         if changed:
             _add_refunded(refund.payment, refund.amount)
             record_change("refund.succeeded", refund, SYSTEM)
@@ -192,6 +196,7 @@ def record_gateway_refunds(payment: Payment, refunded_total: int, event_id: str)
         currency=payment.currency,
         reason=Refund.Reason.GATEWAY,
         status=Refund.Status.SUCCEEDED,
+        completed_at=timezone.now(),
         idempotency_key=f"gateway-{event_id}",
     )
     _add_refunded(payment, missing)

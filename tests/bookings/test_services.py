@@ -11,6 +11,8 @@ from carebook.bookings.models import Booking
 from carebook.payments.models import Payment, PaymentAttempt
 from carebook.payments.services import record_decline
 from carebook.practice.models import Service
+from tests.conftest import MONDAY_MORNING
+from tests.factories import make_booking
 
 ELEVEN = datetime(2026, 12, 7, 11, 0, tzinfo=UTC)
 PATIENT_DETAILS = services.PatientDetails("Zoë Ní Bhriain", "zoe@example.ie", "")
@@ -314,3 +316,62 @@ def test_booking_keeps_the_cancellation_policy_it_was_made_under(
         12,
         50,
     )
+
+
+@pytest.mark.parametrize("mark", [Booking.Status.COMPLETED, Booking.Status.NO_SHOW])
+def test_a_started_appointment_is_marked_attended_or_missed(
+    provider, consultation, now, mark
+):
+    booking = make_booking(provider, consultation, MONDAY_MORNING - timedelta(hours=1))
+
+    services.record_attendance(booking, mark, PATIENT)
+
+    booking.refresh_from_db()
+    assert booking.status == mark
+    entry = AuditEntry.objects.get(object_id=str(booking.pk))
+    assert (entry.action, entry.changes) == (
+        f"booking.{mark}",
+        {"from": "confirmed", "to": mark},
+    )
+
+
+def test_a_no_show_marked_by_mistake_is_corrected_to_completed(
+    provider, consultation, now
+):
+    booking = make_booking(
+        provider,
+        consultation,
+        MONDAY_MORNING - timedelta(hours=1),
+        status=Booking.Status.NO_SHOW,
+    )
+
+    services.record_attendance(booking, Booking.Status.COMPLETED, PATIENT)
+
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.COMPLETED
+
+
+def test_an_appointment_still_to_come_cannot_be_marked(provider, consultation, now):
+    booking = make_booking(provider, consultation, MONDAY_MORNING + timedelta(hours=1))
+
+    with pytest.raises(services.WrongState, match="has not started yet"):
+        services.record_attendance(booking, Booking.Status.NO_SHOW, PATIENT)
+
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CONFIRMED
+    assert AuditEntry.objects.count() == 0
+
+
+def test_a_cancelled_booking_cannot_be_marked(provider, consultation, now):
+    booking = make_booking(
+        provider,
+        consultation,
+        MONDAY_MORNING - timedelta(hours=1),
+        status=Booking.Status.CANCELLED,
+    )
+
+    with pytest.raises(services.WrongState, match="A cancelled booking cannot"):
+        services.record_attendance(booking, Booking.Status.COMPLETED, PATIENT)
+
+    booking.refresh_from_db()
+    assert booking.status == Booking.Status.CANCELLED

@@ -20,6 +20,7 @@ from carebook.payments import tasks as payment_tasks
 from carebook.payments.models import Payment, Refund
 from carebook.payments.policy import CancellationPolicy
 from carebook.practice.models import Service
+from tests.conftest import MONDAY_MORNING
 from tests.payments.conftest import audit_actions, booking_of, charge_of
 
 TUESDAY = "2026-12-08T10:00:00Z"
@@ -178,6 +179,8 @@ def test_free_cancellation_refunds_everything_through_the_gateway(pay, cancel):
         "EUR",
         "succeeded",
     )
+    # The day the money went back, for the dashboard's revenue.
+    assert refund.completed_at == MONDAY_MORNING
     assert (payment.status, payment.refunded_amount) == ("refunded", 8000)
     assert paid.refunded_at_gateway() == [8000]
     assert paid.booking.status == "cancelled"
