@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "carebook.payments",
     "carebook.notifications",
     "carebook.calendars",
+    "carebook.staff",
+    "carebook.analytics",
     "carebook.web",
 ]
 
@@ -134,6 +136,12 @@ USE_TZ = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_FINDERS = [
+    "django.contrib.staticfiles.finders.FileSystemFinder",
+    "django.contrib.staticfiles.finders.AppDirectoriesFinder",
+    # plotly.js for the dashboard's charts, from the plotly package.
+    "carebook.analytics.staticfiles.PlotlyFinder",
+]
 STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},

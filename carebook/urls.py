@@ -11,5 +11,6 @@ urlpatterns = [
     path("api/v1/", api.urls),
     path("pay/", include("carebook.payments.urls")),
     path("calendars/", include("carebook.calendars.urls")),
+    path("staff/", include("carebook.analytics.urls")),
     path("", include("carebook.web.urls")),
 ]

@@ -1,6 +1,6 @@
 from ninja import NinjaAPI
 
-from carebook.api import bookings, providers
+from carebook.api import bookings, providers, staff
 from carebook.api.errors import install_error_handlers
 
 
@@ -13,6 +13,12 @@ class CarebookAPI(NinjaAPI):
             "type": "http",
             "scheme": "bearer",
             "description": "The secret token returned when the booking was made.",
+        }
+        schemes["StaffToken"] = {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "A staff user's API token, made in the staff admin "
+            "or with `manage.py create_api_token`.",
         }
         return schema
 
@@ -30,3 +36,4 @@ api = CarebookAPI(
 install_error_handlers(api)
 api.add_router("/providers", providers.router)
 api.add_router("/bookings", bookings.router)
+api.add_router("/staff", staff.router)

@@ -325,7 +325,16 @@ def test_openapi_document_describes_the_endpoints(client, db):
         "/api/v1/bookings/{reference}",
         "/api/v1/providers",
         "/api/v1/providers/{provider_id}/slots",
+        "/api/v1/staff/dashboard",
     ]
+    staff = document["paths"]["/api/v1/staff/dashboard"]["get"]
+    assert staff["security"] == [{"StaffToken": []}]
+    assert document["components"]["securitySchemes"]["StaffToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "A staff user's API token, made in the staff admin "
+        "or with `manage.py create_api_token`.",
+    }
     assert client.get("/api/v1/docs").status_code == 200
 
 
