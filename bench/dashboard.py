@@ -70,9 +70,8 @@ DECLINES = ["card_declined", "insufficient_funds", "expired_card"]
 def main() -> None:
     if connection.vendor != "postgresql":
         raise SystemExit("this benchmark runs on PostgreSQL: set DATABASE_URL")
-    print(f"PostgreSQL {connection.cursor().connection.info.server_version}")
-
     prepare_database()
+    print(f"PostgreSQL {connection.cursor().connection.info.server_version}")
     now = timezone.now()
     started = time.perf_counter()
     providers, types = create_practice()
@@ -242,7 +241,8 @@ BOOKING_COLUMNS = (
     "held_at", "confirmed_at", "updated_at",
 )  # fmt: skip
 PAYMENT_COLUMNS = (
-    "id", "booking_id", "gateway", "status", "amount", "currency",
+    "id", "booking_id", "provider_id", "appointment_type_id", "gateway", "status",
+    "amount", "currency",
     "refunded_amount", "disputed_amount", "checkout_token", "checkout_reference",
     "gateway_reference", "return_url", "created_at", "completed_at",
 )  # fmt: skip
@@ -251,8 +251,9 @@ ATTEMPT_COLUMNS = (
     "currency", "at",
 )  # fmt: skip
 REFUND_COLUMNS = (
-    "payment_id", "amount", "currency", "reason", "status", "last_error",
-    "idempotency_key", "created_at", "completed_at",
+    "payment_id", "provider_id", "appointment_type_id", "amount", "currency",
+    "reason", "status", "last_error", "idempotency_key", "created_at",
+    "completed_at",
 )  # fmt: skip
 
 
@@ -292,7 +293,8 @@ def generate(rng, providers, types, places, per_provider, now):
             if refunded:
                 payment_status = "refunded"
             payments.append((
-                number, number, "demo", payment_status, price, "EUR", refunded, 0,
+                number, number, provider.pk, kind.pk, "demo", payment_status, price,
+                "EUR", refunded, 0,
                 f"bench-{number}", "", "", "/", held, completed,
             ))  # fmt: skip
             if rng.random() < 0.1 or not paid:
@@ -306,7 +308,8 @@ def generate(rng, providers, types, places, per_provider, now):
                 refunded_at = min(start - timedelta(hours=rng.randint(1, 72)), now)
                 refunded_at = max(refunded_at, confirmed + timedelta(minutes=5))
                 refunds.append((
-                    number, price, "EUR", "cancellation", "succeeded", "",
+                    number, provider.pk, kind.pk, price, "EUR", "cancellation",
+                    "succeeded", "",
                     f"bench-refund-{number}", refunded_at, refunded_at,
                 ))  # fmt: skip
     return bookings, payments, attempts, refunds

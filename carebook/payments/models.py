@@ -3,6 +3,7 @@
 from django.db import models
 
 from carebook.bookings.models import Booking
+from carebook.practice.models import AppointmentType, Provider
 
 
 class Payment(models.Model):
@@ -17,6 +18,14 @@ class Payment(models.Model):
 
     booking = models.ForeignKey(
         Booking, on_delete=models.PROTECT, related_name="payments"
+    )
+    # The booking's provider and type, which never change, copied so the
+    # dashboard sums revenue without reading the bookings.
+    provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    appointment_type = models.ForeignKey(
+        AppointmentType, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     gateway = models.CharField(max_length=16)
     status = models.CharField(
@@ -43,7 +52,18 @@ class Payment(models.Model):
         ordering = ["-created_at"]
         indexes = [
             models.Index(fields=["status", "created_at"]),
-            models.Index(fields=["completed_at"]),
+            # Covers the dashboard's revenue queries (PostgreSQL).
+            models.Index(
+                fields=["completed_at"],
+                include=[
+                    "status",
+                    "amount",
+                    "currency",
+                    "provider",
+                    "appointment_type",
+                ],
+                name="payment_completed_covering",
+            ),
         ]
 
     def __str__(self):
@@ -69,10 +89,18 @@ class PaymentAttempt(models.Model):
     )
     amount = models.PositiveIntegerField()
     currency = models.CharField(max_length=3)
-    at = models.DateTimeField(auto_now_add=True, db_index=True)
+    at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-at"]
+        indexes = [
+            # Covers the dashboard's payment success queries (PostgreSQL).
+            models.Index(
+                fields=["at"],
+                include=["outcome", "decline_reason", "payment"],
+                name="payment_attempt_at_covering",
+            ),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["payment", "gateway_reference"],
@@ -106,6 +134,13 @@ class Refund(models.Model):
     payment = models.ForeignKey(
         Payment, on_delete=models.PROTECT, related_name="refunds"
     )
+    # The booking's provider and type, as on the payment.
+    provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    appointment_type = models.ForeignKey(
+        AppointmentType, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
     amount = models.PositiveIntegerField(help_text="In the currency's minor unit.")
     currency = models.CharField(max_length=3)
     reason = models.CharField(max_length=16, choices=Reason.choices)
@@ -123,7 +158,20 @@ class Refund(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        indexes = [models.Index(fields=["status", "completed_at"])]
+        indexes = [
+            # Covers the dashboard's refund queries (PostgreSQL).
+            models.Index(
+                fields=["completed_at"],
+                include=[
+                    "status",
+                    "amount",
+                    "currency",
+                    "provider",
+                    "appointment_type",
+                ],
+                name="refund_completed_covering",
+            ),
+        ]
 
     def __str__(self):
         return f"refund {self.amount} {self.currency} ({self.reason})"

@@ -22,6 +22,8 @@ def start_payment(booking: Booking, return_url: str, actor: Actor) -> Payment:
     gateway = get_gateway()
     payment = Payment.objects.create(
         booking=booking,
+        provider_id=booking.provider_id,
+        appointment_type_id=booking.appointment_type_id,
         gateway=gateway.name,
         amount=booking.online_amount,
         currency=booking.currency,
@@ -119,6 +121,8 @@ def request_refund(
 
     refund = Refund.objects.create(
         payment=payment,
+        provider_id=payment.provider_id,
+        appointment_type_id=payment.appointment_type_id,
         amount=amount,
         currency=payment.currency,
         reason=reason,
@@ -192,6 +196,8 @@ def record_gateway_refunds(payment: Payment, refunded_total: int, event_id: str)
 
     refund = Refund.objects.create(
         payment=payment,
+        provider_id=payment.provider_id,
+        appointment_type_id=payment.appointment_type_id,
         amount=missing,
         currency=payment.currency,
         reason=Refund.Reason.GATEWAY,

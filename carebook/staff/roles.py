@@ -7,7 +7,8 @@ practice, a provider only their own figures, the front desk none.
 A superuser counts as an owner.
 """
 
-from django.contrib.auth.models import Group, Permission
+from django.apps import apps as global_apps
+from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
 
@@ -62,22 +63,32 @@ GROUP_NAMES = {
 }
 
 
-def ensure_role_groups(**kwargs) -> None:
-    """Create each role's group and give it exactly its permissions."""
+def ensure_role_groups(apps=global_apps, **kwargs) -> None:
+    """Create each role's group and give it exactly its permissions.
+
+    Runs after every migration; a migration to a point before the auth
+    tables exist leaves the groups for a later one.
+    """
+    try:
+        group_model = apps.get_model("auth", "Group")
+        permission_model = apps.get_model("auth", "Permission")
+    except LookupError:
+        return
     for role, group_name in GROUP_NAMES.items():
-        group, _ = Group.objects.get_or_create(name=group_name)
-        group.permissions.set(_permissions_of(role))
+        group, _ = group_model.objects.get_or_create(name=group_name)
+        group.permissions.set(_permissions_of(role, permission_model))
 
 
-def _permissions_of(role: str) -> list[Permission]:
+def _permissions_of(role: str, permission_model) -> list:
     wanted = ROLE_PERMISSIONS[role]
+    everything = permission_model.objects.select_related("content_type")
     permissions = [
         permission
-        for permission in Permission.objects.select_related("content_type")
+        for permission in everything
         if f"{permission.content_type.app_label}.{permission.codename}" in wanted
     ]
     if role == Role.OWNER:
-        permissions += Permission.objects.filter(content_type__app_label__in=OWNER_APPS)
+        permissions += everything.filter(content_type__app_label__in=OWNER_APPS)
     return permissions
 
 

@@ -61,6 +61,8 @@ class Clinic:
 def pay(booking, amount, completed_at, status=Payment.Status.SUCCEEDED):
     return Payment.objects.create(
         booking=booking,
+        provider=booking.provider,
+        appointment_type=booking.appointment_type,
         gateway="demo",
         status=status,
         amount=amount,
@@ -88,6 +90,8 @@ def attempt(payment, at, reason=""):
 def refund(payment, amount, completed_at, reason=Refund.Reason.CANCELLATION):
     Refund.objects.create(
         payment=payment,
+        provider=payment.provider,
+        appointment_type=payment.appointment_type,
         amount=amount,
         currency=payment.currency,
         reason=reason,
