@@ -88,19 +88,23 @@ class BookingAdmin(admin.ModelAdmin):
         description="Mark the selected bookings completed", permissions=["change"]
     )
     def mark_completed(self, request, queryset):
-        def complete(booking, actor):
-            record_attendance(booking, Booking.Status.COMPLETED, actor)
-
-        self._change_each(request, queryset, complete, "marked completed")
+        self._mark_attendance(
+            request, queryset, Booking.Status.COMPLETED, "marked completed"
+        )
 
     @admin.action(
         description="Mark the selected bookings no-shows", permissions=["change"]
     )
     def mark_no_show(self, request, queryset):
-        def miss(booking, actor):
-            record_attendance(booking, Booking.Status.NO_SHOW, actor)
+        self._mark_attendance(
+            request, queryset, Booking.Status.NO_SHOW, "marked a no-show"
+        )
 
-        self._change_each(request, queryset, miss, "marked a no-show")
+    def _mark_attendance(self, request, queryset, status, done):
+        def mark(booking, actor):
+            record_attendance(booking, status, actor)
+
+        self._change_each(request, queryset, mark, done)
 
     def _change_each(self, request, queryset, change, done):
         """Apply a booking service to each booking, reporting each outcome."""

@@ -6,7 +6,25 @@ from carebook.bookings.models import Booking
 from carebook.practice.models import AppointmentType, Provider
 
 
-class Payment(models.Model):
+class CountedByBooking(models.Model):
+    """Money for a booking, counted by the booking's provider and type.
+
+    Both are copied from the booking, whose provider and type never change,
+    so the dashboard sums money without reading the bookings.
+    """
+
+    provider = models.ForeignKey(
+        Provider, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+    appointment_type = models.ForeignKey(
+        AppointmentType, on_delete=models.PROTECT, related_name="+", db_index=False
+    )
+
+    class Meta:
+        abstract = True
+
+
+class Payment(CountedByBooking):
     """One attempt to take money for a booking through a gateway."""
 
     class Status(models.TextChoices):
@@ -18,14 +36,6 @@ class Payment(models.Model):
 
     booking = models.ForeignKey(
         Booking, on_delete=models.PROTECT, related_name="payments"
-    )
-    # The booking's provider and type, which never change, copied so the
-    # dashboard sums revenue without reading the bookings.
-    provider = models.ForeignKey(
-        Provider, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-    appointment_type = models.ForeignKey(
-        AppointmentType, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     gateway = models.CharField(max_length=16)
     status = models.CharField(
@@ -113,7 +123,7 @@ class PaymentAttempt(models.Model):
         return f"{self.outcome} {self.decline_reason}".strip()
 
 
-class Refund(models.Model):
+class Refund(CountedByBooking):
     """Money given back for a payment, in full or in part.
 
     The row is written with the change that causes it and sent to the
@@ -133,13 +143,6 @@ class Refund(models.Model):
 
     payment = models.ForeignKey(
         Payment, on_delete=models.PROTECT, related_name="refunds"
-    )
-    # The booking's provider and type, as on the payment.
-    provider = models.ForeignKey(
-        Provider, on_delete=models.PROTECT, related_name="+", db_index=False
-    )
-    appointment_type = models.ForeignKey(
-        AppointmentType, on_delete=models.PROTECT, related_name="+", db_index=False
     )
     amount = models.PositiveIntegerField(help_text="In the currency's minor unit.")
     currency = models.CharField(max_length=3)

@@ -9,7 +9,7 @@ BEFORE = [
     ("payments", "0003_paymentattempt_gateway_reference_and_more"),
     ("bookings", "0005_booking_free_cancellation_hours_and_more"),
 ]
-AFTER = [("payments", "0004_dashboard_fields")]
+AFTER = [("payments", "0005_dashboard_fields_required")]
 
 
 def migrate(targets):

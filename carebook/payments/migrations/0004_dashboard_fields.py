@@ -59,42 +59,10 @@ class Migration(migrations.Migration):
             name='completed_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
-        migrations.RunPython(copy_from_bookings, migrations.RunPython.noop),
-        migrations.AlterField(
-            model_name='payment',
-            name='appointment_type',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='practice.appointmenttype'),
-        ),
-        migrations.AlterField(
-            model_name='payment',
-            name='provider',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='practice.provider'),
-        ),
-        migrations.AlterField(
-            model_name='refund',
-            name='appointment_type',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='practice.appointmenttype'),
-        ),
-        migrations.AlterField(
-            model_name='refund',
-            name='provider',
-            field=models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='practice.provider'),
-        ),
         migrations.AlterField(
             model_name='paymentattempt',
             name='at',
             field=models.DateTimeField(auto_now_add=True),
         ),
-        migrations.AddIndex(
-            model_name='payment',
-            index=models.Index(fields=['completed_at'], include=('status', 'amount', 'currency', 'provider', 'appointment_type'), name='payment_completed_covering'),
-        ),
-        migrations.AddIndex(
-            model_name='paymentattempt',
-            index=models.Index(fields=['at'], include=('outcome', 'decline_reason', 'payment'), name='payment_attempt_at_covering'),
-        ),
-        migrations.AddIndex(
-            model_name='refund',
-            index=models.Index(fields=['completed_at'], include=('status', 'amount', 'currency', 'provider', 'appointment_type'), name='refund_completed_covering'),
-        ),
+            migrations.RunPython(copy_from_bookings, migrations.RunPython.noop),
     ]
