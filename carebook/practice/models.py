@@ -54,6 +54,18 @@ class Practice(models.Model):
     slot_step_minutes = models.PositiveIntegerField(
         default=15, validators=[MinValueValidator(5)]
     )
+    # Patients change a booking from their link until these many hours
+    # before its start; later, they call the practice.
+    cancel_cutoff_hours = models.PositiveIntegerField(
+        default=0,
+        help_text="Patients may cancel online until this many hours before "
+        "the start; 0 means until the start.",
+    )
+    reschedule_cutoff_hours = models.PositiveIntegerField(
+        default=0,
+        help_text="Patients may move a booking online until this many hours "
+        "before its start; 0 means until the start.",
+    )
 
     # Cancellation policy; an appointment type may set its own.
     free_cancellation_hours = models.PositiveIntegerField(

@@ -442,6 +442,12 @@ class BookingRulesSpec(Spec):
     slot_step_minutes: Annotated[int, Strict(), Field(ge=5, le=DAY_MINUTES)] = _default(
         Practice, "slot_step_minutes"
     )
+    cancel_cutoff_hours: Annotated[int, Strict(), Field(ge=0, le=8760)] = _default(
+        Practice, "cancel_cutoff_hours"
+    )
+    reschedule_cutoff_hours: Annotated[int, Strict(), Field(ge=0, le=8760)] = _default(
+        Practice, "reschedule_cutoff_hours"
+    )
 
 
 class CancellationSpec(Spec):

@@ -18,5 +18,7 @@ urlpatterns = [
         name="hold",
     ),
     path("booking/<str:token>/details/", views.details, name="details"),
+    path("booking/<str:token>/cancel/", views.cancel_page, name="cancel"),
+    path("booking/<str:token>/reschedule/", views.reschedule_page, name="reschedule"),
     path("booking/<str:token>/", views.booking_page, name="booking"),
 ]

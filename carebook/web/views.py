@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 from django.core import signing
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone, translation
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
@@ -67,6 +68,16 @@ def slot_picker(
 ):
     """Show a week of free times, day by day, in the patient's zone."""
     service = _get_service(provider_id, type_slug)
+    context = _week_of_slots(request, service) | {
+        "error": error,
+        "slot_action": reverse("web:hold", args=[provider_id, type_slug]),
+    }
+    template = "web/_slots.html" if request.htmx else "web/slots.html"
+    return render(request, template, context, status=status)
+
+
+def _week_of_slots(request, service: Service) -> dict:
+    """Return the free times of a week, in the zone the request asks for."""
     provider = service.provider
     zone_name = request.GET.get("tz", "")
     if not is_zone(zone_name):
@@ -84,24 +95,19 @@ def slot_picker(
         datetime.combine(first_day + timedelta(days=DAYS_SHOWN), time(0), tzinfo=zone),
     )
     slots = find_free_slots(provider, service.appointment_type, window)
-    days = _group_by_day(slots, first_day, zone)
-
-    context = {
+    return {
         "provider": provider,
         "service": service,
         "zone_name": zone_name,
         "zones": zone_choices(),
-        "days": days,
+        "days": _group_by_day(slots, first_day, zone),
         "journey": journey,
-        "error": error,
         "previous_day": max(first_day - timedelta(days=DAYS_SHOWN), today),
         "show_previous": first_day > today,
         "next_day": first_day + timedelta(days=DAYS_SHOWN),
         "show_next": first_day + timedelta(days=DAYS_SHOWN) <= last_day,
         "auto_zone": "tz" not in request.GET,
     }
-    template = "web/_slots.html" if request.htmx else "web/slots.html"
-    return render(request, template, context, status=status)
 
 
 @require_POST
@@ -237,8 +243,88 @@ def booking_page(request, token: str):
             "is_refunded": booking.payments.filter(
                 status=Payment.Status.REFUNDED
             ).exists(),
+            "cancel_refusal": services.patient_change_refusal(
+                booking, services.CANCELLING
+            ),
+            "move_refusal": services.patient_change_refusal(booking, services.MOVING),
+            "cancel_deadline": services.patient_change_deadline(
+                booking, services.CANCELLING
+            ),
+            "move_deadline": services.patient_change_deadline(booking, services.MOVING),
         },
     )
+
+
+@never_cache
+def cancel_page(request, token: str):
+    """Show what cancelling gives back; cancel only on a POST."""
+    booking = _get_booking(token)
+    error, status = "", 200
+    if request.method == "POST":
+        try:
+            services.cancel_by_patient(booking)
+        except services.WrongState as exc:
+            error, status = str(exc), 409
+        else:
+            return redirect("web:booking", token=token)
+
+    refusal = services.patient_change_refusal(booking, services.CANCELLING)
+    return render(
+        request,
+        "web/cancel.html",
+        {
+            "booking": booking,
+            "token": token,
+            "refusal": error or refusal,
+            "refund": services.refund_on_cancelling(booking),
+            "paid": _paid_online(booking),
+        },
+        status=status,
+    )
+
+
+@never_cache
+def reschedule_page(request, token: str):
+    """Offer the free times of the same provider and type; move on a POST."""
+    booking = _get_booking(token)
+    error, status = "", 200
+    if request.method == "POST":
+        form = HoldForm(request.POST)
+        if not form.is_valid():
+            error, status = "Please choose a time again.", 400
+        else:
+            try:
+                services.reschedule_by_patient(booking, form.cleaned_data["start"])
+            except services.SlotUnavailable:
+                error = (
+                    "Sorry, that time is no longer available. Please choose another."
+                )
+                status = 409
+            except services.WrongState as exc:
+                error, status = str(exc), 409
+            else:
+                return redirect("web:booking", token=token)
+
+    context = {"booking": booking, "token": token, "error": error}
+    refusal = services.patient_change_refusal(booking, services.MOVING)
+    if refusal:
+        context["refusal"] = refusal
+    else:
+        service = _get_service(booking.provider_id, booking.appointment_type.slug)
+        context |= _week_of_slots(request, service) | {
+            "slot_action": reverse("web:reschedule", args=[token]),
+        }
+    template = (
+        "web/_slots.html" if request.htmx and not refusal else "web/reschedule.html"
+    )
+    return render(request, template, context, status=status)
+
+
+def _paid_online(booking: Booking) -> int:
+    paid = booking.payments.filter(
+        status__in=(Payment.Status.SUCCEEDED, Payment.Status.REFUNDED)
+    )
+    return sum(payment.amount for payment in paid)
 
 
 def _next_step(booking: Booking, token: str) -> HttpResponseRedirect:

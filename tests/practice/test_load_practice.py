@@ -169,6 +169,7 @@ def test_demo_practice_has_its_zone_currency_locale_and_rules():
         practice.horizon_days,
         practice.slot_step_minutes,
     ) == (120, 60, 15)
+    assert (practice.cancel_cutoff_hours, practice.reschedule_cutoff_hours) == (2, 24)
 
 
 def test_demo_specialties_and_zones():
@@ -461,7 +462,9 @@ def test_practice_without_booking_rules_gets_the_model_defaults():
         practice.min_notice_minutes,
         practice.horizon_days,
         practice.slot_step_minutes,
-    ) == (120, 60, 15)
+        practice.cancel_cutoff_hours,
+        practice.reschedule_cutoff_hours,
+    ) == (120, 60, 15, 0, 0)
 
 
 def test_file_without_policy_or_deposits_gets_the_model_defaults():
@@ -776,6 +779,19 @@ BAD_FILES = {
             ),
         ),
         ["clinic.yaml:8: practice.booking_rules.slot_step_minutes: must be at least 5"],
+    ),
+    "negative cancel cut-off": (
+        edited(
+            SMALL,
+            (
+                "  locale: en_IE\n",
+                "  locale: en_IE\n  booking_rules:\n    cancel_cutoff_hours: -2\n",
+            ),
+        ),
+        [
+            "clinic.yaml:8: practice.booking_rules.cancel_cutoff_hours: "
+            "must be at least 0"
+        ],
     ),
     "duration given as text": (
         edited(SMALL, ("duration_minutes: 30", 'duration_minutes: "30"')),
