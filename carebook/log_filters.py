@@ -3,9 +3,12 @@
 import logging
 import re
 
-# Path segments that are secrets: the tokens of a booking, a checkout and a
-# provider's calendar feed.
-SECRET_PATH = re.compile(r"(/booking/|/pay/[a-z]+/|/calendars/feed/)[^/\s?\"]+")
+# Path segments that are secrets: the tokens of a booking, a checkout, a
+# provider's calendar feed, a place on the waitlist and a waitlist offer.
+SECRET_PATH = re.compile(
+    r"(/booking/|/pay/[a-z]+/|/calendars/feed/|/waitlist/offer/"
+    r"|/waitlist/(?!join/|offer/))[^/\s?\"]+"
+)
 # Query strings can carry what staff searched for: names, emails, phones.
 QUERY_STRING = re.compile(r"\?[^\s\"]*")
 

@@ -55,6 +55,8 @@ INSTALLED_APPS = [
     "carebook.payments",
     "carebook.notifications",
     "carebook.calendars",
+    "carebook.waitlist",
+    # After every app whose permissions its role groups hand out.
     "carebook.staff",
     "carebook.analytics",
     "carebook.web",
@@ -214,6 +216,11 @@ CAREBOOK_BASE_URL = env_str("CAREBOOK_BASE_URL", "http://127.0.0.1:8000")
 CAREBOOK_HOLD_MINUTES = env_int("CAREBOOK_HOLD_MINUTES", 10, minimum=1)
 CAREBOOK_PAYMENT_MINUTES = env_int("CAREBOOK_PAYMENT_MINUTES", 30, minimum=1)
 CAREBOOK_REMINDER_HOURS = env_int("CAREBOOK_REMINDER_HOURS", 24, minimum=1)
+# How long a time that came free is held for the first patient on the
+# waitlist before the next in line is offered it.
+CAREBOOK_WAITLIST_CLAIM_MINUTES = env_int(
+    "CAREBOOK_WAITLIST_CLAIM_MINUTES", 60, minimum=5
+)
 # How long a worker may take to send one email before another may retry it.
 CAREBOOK_OUTBOX_LEASE_SECONDS = env_int("CAREBOOK_OUTBOX_LEASE_SECONDS", 120, minimum=1)
 # Retries of a temporary failure before the message is given up as failed.

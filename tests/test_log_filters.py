@@ -27,6 +27,18 @@ from carebook.log_filters import RedactSecrets, redact
             "Unprocessable Entity: /booking/[redacted]/",
         ),
         ('"GET /providers/3/ HTTP/1.1" 200', '"GET /providers/3/ HTTP/1.1" 200'),
+        (
+            '"POST /waitlist/offer/Ab_9-tok/ HTTP/1.1" 302',
+            '"POST /waitlist/offer/[redacted]/ HTTP/1.1" 302',
+        ),
+        (
+            '"GET /waitlist/Zy_7-tok/ HTTP/1.1" 200',
+            '"GET /waitlist/[redacted]/ HTTP/1.1" 200',
+        ),
+        (
+            '"GET /waitlist/join/3/consultation/ HTTP/1.1" 200',
+            '"GET /waitlist/join/3/consultation/ HTTP/1.1" 200',
+        ),
     ],
 )
 def test_redact_hides_tokens_and_query_strings(line, expected):

@@ -16,14 +16,15 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def make_token(token_salt: str) -> str:
+def make_token(token_salt: str, purpose: str = "carebook.booking-token") -> str:
     """Return the secret token a booking's random salt stands for.
 
     The token is a keyed hash of the salt, so Carebook can put it in every
     email about the booking while the database holds only the salt and the
     token's hash: neither opens the booking without the secret key.
+    `purpose` keeps the tokens of other things (a waitlist place) apart.
     """
-    digest = salted_hmac("carebook.booking-token", token_salt, algorithm="sha256")
+    digest = salted_hmac(purpose, token_salt, algorithm="sha256")
     return base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=")
 
 
@@ -69,6 +70,16 @@ class Booking(models.Model):
         WEB = "web"
         API = "api"
         STAFF = "staff"
+        WAITLIST = "waitlist"
+
+    class PaymentPlan(models.TextChoices):
+        # Paid online before the booking is confirmed.
+        ONLINE = "online", "online before confirming"
+        # Confirmed at once; paid online from the patient's link, or at the
+        # desk.
+        LATER = "later", "online later, or at the desk"
+        # Confirmed at once; paid at the desk.
+        DESK = "desk", "at the desk"
 
     # Statuses whose time no other booking may overlap.
     HOLDING_STATUSES = (
@@ -103,12 +114,17 @@ class Booking(models.Model):
     blocked_start = models.DateTimeField(help_text="Start minus the buffer before.")
     blocked_end = models.DateTimeField(help_text="End plus the buffer after.")
     hold_expires_at = models.DateTimeField(null=True, blank=True)
+    # When the patient was seen at the desk on the day.
+    arrived_at = models.DateTimeField(null=True, blank=True)
 
     # The price copied when the booking was made, and the part of it that
     # is paid online when that is a deposit; the rest is paid at the desk.
     price_amount = models.PositiveIntegerField()
     deposit_amount = models.PositiveIntegerField(null=True, blank=True)
     currency = models.CharField(max_length=3)
+    payment_plan = models.CharField(
+        max_length=8, choices=PaymentPlan.choices, default=PaymentPlan.ONLINE
+    )
     # The cancellation policy copied when the booking was made.
     free_cancellation_hours = models.PositiveIntegerField(default=24)
     late_cancellation_fee_percent = models.PositiveIntegerField(default=100)
@@ -174,7 +190,8 @@ class Booking(models.Model):
 
     @property
     def needs_payment(self) -> bool:
-        return self.online_amount > 0
+        """Return whether the booking waits for payment before confirming."""
+        return self.payment_plan == self.PaymentPlan.ONLINE and self.online_amount > 0
 
     @property
     def price_decimal(self) -> str:

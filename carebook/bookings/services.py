@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -19,6 +20,7 @@ from django.utils import timezone
 from carebook.audit.services import JOB, PATIENT, Actor, record_change
 from carebook.bookings.availability import is_free_slot
 from carebook.bookings.models import Booking, hash_token, make_token
+from carebook.bookings.signals import time_freed
 from carebook.notifications import services as notifications
 from carebook.payments import services as payments
 from carebook.payments.models import Payment, Refund
@@ -34,6 +36,7 @@ EXCLUSION_VIOLATION = "23P01"
 # The changes a patient makes from their link.
 CANCELLING = "cancelling"
 MOVING = "moving"
+ATTENDANCE_STATUSES = (Booking.Status.COMPLETED, Booking.Status.NO_SHOW)
 
 
 class BookingError(Exception):
@@ -157,9 +160,11 @@ def hold_slot(
     patient_language: str = "en",
     picker_opened_at: datetime | None = None,
     now: datetime | None = None,
+    hold_until: datetime | None = None,
 ) -> HeldBooking:
     """Hold a free slot for a short while and return the new booking.
 
+    The hold lasts CAREBOOK_HOLD_MINUTES unless `hold_until` says otherwise.
     Raises SlotUnavailable when the time is not a free slot, including when
     another booking took it a moment earlier.
     """
@@ -189,7 +194,8 @@ def hold_slot(
                 status=Booking.Status.HELD,
                 source=source,
                 **span.as_fields(),
-                hold_expires_at=now + timedelta(minutes=settings.CAREBOOK_HOLD_MINUTES),
+                hold_expires_at=hold_until
+                or now + timedelta(minutes=settings.CAREBOOK_HOLD_MINUTES),
                 price_amount=service.price_amount,
                 deposit_amount=service.deposit_amount,
                 free_cancellation_hours=policy.free_hours,
@@ -215,11 +221,13 @@ def add_patient_details(
     return_url: str,
     actor: Actor,
     now: datetime | None = None,
+    payment_plan: str = Booking.PaymentPlan.ONLINE,
 ) -> Booking:
     """Attach the patient to a held booking, then ask for payment or confirm.
 
-    A booking with a price waits for payment for CAREBOOK_PAYMENT_MINUTES;
-    a free one is confirmed at once.
+    A booking with a price paid online waits for payment for
+    CAREBOOK_PAYMENT_MINUTES; a free one, or one paid later or at the desk
+    (`payment_plan`, which only staff choose), is confirmed at once.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -230,6 +238,7 @@ def add_patient_details(
         booking.patient_name = patient.name
         booking.patient_email = patient.email
         booking.patient_phone = patient.phone
+        booking.payment_plan = payment_plan
         if booking.needs_payment:
             booking.status = Booking.Status.PENDING_PAYMENT
             booking.hold_expires_at = now + timedelta(
@@ -244,9 +253,13 @@ def add_patient_details(
 
 
 def book_slot(
-    *, patient: PatientDetails, return_url_for: Callable[[str], str], **hold_arguments
+    *,
+    patient: PatientDetails,
+    return_url_for: Callable[[str], str],
+    payment_plan: str = Booking.PaymentPlan.ONLINE,
+    **hold_arguments,
 ) -> HeldBooking:
-    """Hold a slot and add the patient in one go, as the API does.
+    """Hold a slot and add the patient in one go, as the API and desk do.
 
     `return_url_for` turns the new booking's token into the address the
     patient comes back to after paying.
@@ -259,8 +272,33 @@ def book_slot(
             return_url_for(held.token),
             hold_arguments["actor"],
             hold_arguments.get("now"),
+            payment_plan,
         )
     return HeldBooking(booking, held.token)
+
+
+def start_later_payment(booking: Booking, return_url: str, actor: Actor) -> Payment:
+    """Open the online payment of a confirmed booking to be paid later.
+
+    Returns the booking's open payment when it has one, so a second click
+    pays the same checkout.
+    """
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=booking.pk)
+        if booking.status != Booking.Status.CONFIRMED or (
+            booking.payment_plan != Booking.PaymentPlan.LATER
+        ):
+            raise WrongState("This booking has nothing to pay online.")
+        if booking.payments.filter(status=Payment.Status.SUCCEEDED).exists():
+            raise WrongState("This booking is paid already.")
+
+        open_payment = booking.payments.filter(status=Payment.Status.PENDING).first()
+        return open_payment or payments.start_payment(booking, return_url, actor)
+
+
+def _time_freed(booking: Booking) -> None:
+    """Tell the apps that build on bookings that its time may be free."""
+    time_freed.send(sender=Booking, provider_id=booking.provider_id)
 
 
 def _confirm(booking: Booking, actor: Actor, now: datetime) -> None:
@@ -295,7 +333,12 @@ def settle_payment(
         is_late = booking.status == Booking.Status.EXPIRED or (
             is_waiting and booking.is_hold_expired(now)
         )
-        if (is_waiting and not is_late) or (
+        is_paid_later = booking.payment_plan == Booking.PaymentPlan.LATER and (
+            booking.status in (Booking.Status.CONFIRMED, *ATTENDANCE_STATUSES)
+        )
+        if is_paid_later:
+            notifications.notify_payment_received(Payment.objects.get(pk=payment_id))
+        elif (is_waiting and not is_late) or (
             is_late and not _is_time_taken(booking, now)
         ):
             _confirm(booking, actor, now)
@@ -339,6 +382,7 @@ def end_unpaid_booking(payment_id: int, reason: str, actor: Actor, now=None) -> 
         ).update(status=Booking.Status.EXPIRED, updated_at=now)
         if changed:
             record_change("booking.expired", payment.booking, actor, {"reason": reason})
+            _time_freed(payment.booking)
     if changed:
         logger.info("Booking %s released: payment %s", payment.booking_id, reason)
     return bool(changed)
@@ -359,6 +403,7 @@ def expire_booking(booking_id: int, actor: Actor, now=None) -> bool:
         booking = Booking.objects.get(pk=booking_id)
         payments.cancel_open_payments(booking, actor)
         record_change("booking.expired", booking, actor)
+        _time_freed(booking)
     logger.info("Booking %s expired", booking_id)
     return True
 
@@ -393,6 +438,7 @@ def cancel_booking(
         booking.save()
         payments.cancel_open_payments(booking, actor)
         record_change("booking.cancelled", booking, actor)
+        _time_freed(booking)
         _refund_by_policy(booking, actor, now)
         if was_confirmed:
             notifications.notify_booking_cancelled(booking)
@@ -456,6 +502,7 @@ def reschedule_booking(
             {"from": previous.isoformat(), "to": start.isoformat()},
         )
         notifications.notify_booking_rescheduled(booking)
+        _time_freed(booking)
     logger.info("Booking %s rescheduled", booking.pk)
     return booking
 
@@ -543,9 +590,6 @@ def refund_on_cancelling(booking: Booking, now=None) -> int:
     )
 
 
-ATTENDANCE_STATUSES = (Booking.Status.COMPLETED, Booking.Status.NO_SHOW)
-
-
 def record_attendance(booking: Booking, status: str, actor: Actor, now=None) -> Booking:
     """Mark a booking whose appointment has started completed or a no-show.
 
@@ -578,6 +622,35 @@ def record_attendance(booking: Booking, status: str, actor: Actor, now=None) -> 
     return booking
 
 
+def record_arrival(booking: Booking, actor: Actor, now=None) -> Booking:
+    """Note that the patient of a confirmed booking has arrived, once.
+
+    Arrivals are taken on the appointment's own day in the practice's zone,
+    from midnight until the appointment ends.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        booking = Booking.objects.select_for_update().get(pk=booking.pk)
+        if booking.status != Booking.Status.CONFIRMED:
+            raise WrongState(
+                f"A {booking.get_status_display().lower()} booking cannot be "
+                "marked arrived."
+            )
+        zone = ZoneInfo(booking.provider.practice.timezone)
+        if now.astimezone(zone).date() != booking.start.astimezone(zone).date():
+            raise WrongState("Arrivals are taken on the day of the appointment.")
+        if now >= booking.end:
+            raise WrongState("The appointment is over; mark it completed instead.")
+        if booking.arrived_at is not None:
+            return booking
+
+        booking.arrived_at = now
+        booking.save(update_fields=["arrived_at", "updated_at"])
+        record_change("booking.arrived", booking, actor, {"at": now.isoformat()})
+    logger.info("Booking %s arrived", booking.pk)
+    return booking
+
+
 def release_hold(booking: Booking, actor: Actor, now=None) -> bool:
     """Give up a held time the patient left for another; False if not held."""
     now = now or timezone.now()
@@ -587,6 +660,7 @@ def release_hold(booking: Booking, actor: Actor, now=None) -> bool:
         ).update(status=Booking.Status.EXPIRED, hold_expires_at=now, updated_at=now)
         if released:
             record_change("booking.released", booking, actor)
+            _time_freed(booking)
     return bool(released)
 
 

@@ -5,8 +5,11 @@ writes outbox rows; workers send them after the commit.
 """
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_date, format_time
 from django.conf import settings
+from django.urls import reverse
 from django.utils import timezone, translation
 
 from carebook.calendars.services import queue_calendar_push
@@ -20,6 +23,7 @@ from carebook.notifications.rendering import (
     language_for,
     render_email,
 )
+from carebook.web.links import absolute_url
 
 PATIENT = OutboxMessage.Audience.PATIENT
 PROVIDER = OutboxMessage.Audience.PROVIDER
@@ -75,9 +79,33 @@ def _schedule_reminder(booking) -> None:
     )
 
 
+def _payment_due_context(booking) -> dict:
+    """Return what is still to pay of a booking confirmed before payment."""
+    plans = booking.PaymentPlan
+    if booking.payment_plan == plans.ONLINE or not booking.price_amount:
+        return {}
+    amount = (
+        booking.online_amount
+        if booking.payment_plan == plans.LATER
+        else booking.price_amount
+    )
+    locale = babel_locale(
+        language_for(booking.patient_language), booking.provider.practice.locale
+    )
+    return {
+        "amount_due": format_money(amount, booking.currency, locale),
+        "pays_online_later": booking.payment_plan == plans.LATER,
+    }
+
+
 def notify_booking_confirmed(booking) -> None:
     """Send the patient the confirmation and invite; tell the provider."""
-    _to_patient(booking, "booking_confirmed", method="REQUEST")
+    _to_patient(
+        booking,
+        "booking_confirmed",
+        method="REQUEST",
+        context=_payment_due_context(booking),
+    )
     _to_provider(booking, "provider_new_booking")
     _schedule_reminder(booking)
     queue_calendar_push(booking, "put")
@@ -129,3 +157,51 @@ def notify_payment_refunded(payment, reason: str) -> None:
         dedupe_key=f"refunded:{payment.pk}:{reason}",
         context={"amount_refunded": _amount_for_patient(payment), "reason": reason},
     )
+
+
+def _waitlist_context(entry, language: str) -> dict:
+    """Return what every email about a place on the waitlist may show."""
+    practice = entry.provider.practice
+    return {
+        "practice_name": practice.name,
+        "provider_name": entry.provider.name,
+        "patient_name": entry.patient_name,
+        "zone_name": entry.patient_timezone,
+        "entry_url": absolute_url(reverse("waitlist:entry", args=[entry.token])),
+    }
+
+
+def notify_waitlist_joined(entry) -> None:
+    """Tell the patient they are in line, with their link to leave it."""
+    language = language_for(entry.patient_language)
+    locale = babel_locale(language, entry.provider.practice.locale)
+    context = _waitlist_context(entry, language) | {
+        "first_day": format_date(entry.first_day, "full", locale=locale),
+        "last_day": format_date(entry.last_day, "full", locale=locale),
+        "claim_minutes": settings.CAREBOOK_WAITLIST_CLAIM_MINUTES,
+    }
+    email = render_email(
+        "waitlist_joined", PATIENT, entry.patient_email, language, context
+    )
+    queue_email(email, dedupe_key=f"waitlist-joined:{entry.pk}")
+
+
+def notify_waitlist_offer(offer) -> None:
+    """Send the patient in line the time held for them and its claim link."""
+    entry, booking = offer.entry, offer.booking
+    language = language_for(entry.patient_language)
+    locale = babel_locale(language, entry.provider.practice.locale)
+    claim_until = offer.expires_at.astimezone(ZoneInfo(entry.patient_timezone))
+    context = (
+        appointment_context(booking, entry.patient_timezone, language)
+        | _waitlist_context(entry, language)
+        | {
+            "claim_url": absolute_url(reverse("waitlist:offer", args=[booking.token])),
+            "claim_day": format_date(claim_until.date(), "full", locale=locale),
+            "claim_time": format_time(claim_until, "short", locale=locale),
+        }
+    )
+    email = render_email(
+        "waitlist_offer", PATIENT, entry.patient_email, language, context
+    )
+    queue_email(email, booking=booking, dedupe_key=f"waitlist-offer:{offer.pk}")

@@ -9,6 +9,7 @@ things once.
 """
 
 import logging
+from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 
@@ -22,6 +23,7 @@ from carebook.payments.models import Payment, WebhookEvent
 logger = logging.getLogger(__name__)
 
 GATEWAY = "stripe"
+LATER_CHECKOUT_WINDOW = timedelta(hours=1)
 
 
 def open_checkout(payment: Payment) -> str:
@@ -36,7 +38,12 @@ def open_checkout(payment: Payment) -> str:
         return session.url
 
     booking = payment.booking
-    expires_at = stripe_api.session_expiry(booking.hold_expires_at)
+    # A booking confirmed before it is paid holds no time for the payment;
+    # its checkout lasts a fixed while from the payment's start, so a double
+    # click asks Stripe for the same expiry.
+    expires_at = stripe_api.session_expiry(
+        booking.hold_expires_at or payment.created_at + LATER_CHECKOUT_WINDOW
+    )
     Booking.objects.filter(
         pk=booking.pk,
         status=Booking.Status.PENDING_PAYMENT,

@@ -23,6 +23,7 @@ OWNER_APPS = (
     "calendars",
     "audit",
     "staff",
+    "waitlist",
 )
 
 ROLE_PERMISSIONS = {
@@ -51,9 +52,15 @@ ROLE_PERMISSIONS = {
         "payments.view_refund",
         "notifications.view_outboxmessage",
         "notifications.change_outboxmessage",
+        "waitlist.view_waitlistentry",
+        "waitlist.view_waitlistoffer",
     ),
-    # The admin shows a provider only their own bookings.
-    Role.PROVIDER: ("bookings.view_booking",),
+    # The admin shows a provider only their own bookings and waitlist.
+    Role.PROVIDER: (
+        "bookings.view_booking",
+        "waitlist.view_waitlistentry",
+        "waitlist.view_waitlistoffer",
+    ),
 }
 
 GROUP_NAMES = {

@@ -67,7 +67,7 @@ def slot_picker(
     request, provider_id: int, type_slug: str, error: str = "", status: int = 200
 ):
     """Show a week of free times, day by day, in the patient's zone."""
-    service = _get_service(provider_id, type_slug)
+    service = get_service_or_404(provider_id, type_slug)
     context = _week_of_slots(request, service) | {
         "error": error,
         "slot_action": reverse("web:hold", args=[provider_id, type_slug]),
@@ -118,7 +118,7 @@ def hold(request, provider_id: int, type_slug: str):
     around never leaves times blocked; clicking the same time again (after
     going back) returns to the same hold.
     """
-    service = _get_service(provider_id, type_slug)
+    service = get_service_or_404(provider_id, type_slug)
     form = HoldForm(request.POST)
     if not form.is_valid():
         return slot_picker(
@@ -183,7 +183,7 @@ def details(request, token: str):
     """Ask for the patient's name and contact details for a held time."""
     booking = _get_booking(token)
     if booking.status != Booking.Status.HELD:
-        return _next_step(booking, token)
+        return next_step(booking, token)
 
     form = PatientDetailsForm(request.POST or None)
     error = ""
@@ -199,10 +199,10 @@ def details(request, token: str):
             booking.refresh_from_db()
             if booking.status != Booking.Status.HELD:
                 # A second click on the button: the first one went through.
-                return _next_step(booking, token)
+                return next_step(booking, token)
             error = str(exc)
         else:
-            return _next_step(booking, token)
+            return next_step(booking, token)
     return render(
         request,
         "web/details.html",
@@ -310,7 +310,7 @@ def reschedule_page(request, token: str):
     if refusal:
         context["refusal"] = refusal
     else:
-        service = _get_service(booking.provider_id, booking.appointment_type.slug)
+        service = get_service_or_404(booking.provider_id, booking.appointment_type.slug)
         context |= _week_of_slots(request, service) | {
             "slot_action": reverse("web:reschedule", args=[token]),
         }
@@ -327,7 +327,7 @@ def _paid_online(booking: Booking) -> int:
     return sum(payment.amount for payment in paid)
 
 
-def _next_step(booking: Booking, token: str) -> HttpResponseRedirect:
+def next_step(booking: Booking, token: str) -> HttpResponseRedirect:
     """Send the patient to pay, when payment is due, or to their booking."""
     payment = booking.payments.filter(status=Payment.Status.PENDING).first()
     if payment is not None and not booking.is_hold_expired():
@@ -335,7 +335,8 @@ def _next_step(booking: Booking, token: str) -> HttpResponseRedirect:
     return redirect("web:booking", token=token)
 
 
-def _get_service(provider_id: int, type_slug: str) -> Service:
+def get_service_or_404(provider_id: int, type_slug: str) -> Service:
+    """Return an active provider's service of one appointment type, or 404."""
     return get_object_or_404(
         Service.objects.select_related(
             "provider__practice", "appointment_type__practice"

@@ -77,7 +77,7 @@ def test_the_role_groups_hold_the_documented_permissions(users):
     )
 
     assert "change_booking" in desk and "change_practice" not in desk
-    assert provider == {"view_booking"}
+    assert provider == {"view_booking", "view_waitlistentry", "view_waitlistoffer"}
     assert users["owner"].has_perm("practice.change_service")
     assert not users["desk"].has_perm("practice.change_service")
     assert users["desk"].has_perm("practice.change_timeoff")

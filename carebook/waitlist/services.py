@@ -1,0 +1,331 @@
+"""Offer time that comes free to the patients waiting for it, in line order.
+
+A patient joins for a provider, an appointment type and a range of their
+own days. When time comes free (a booking cancelled, moved or expired,
+hours widened, time off removed), the first patient in line who has no
+open offer gets the earliest free time in their days, held for
+CAREBOOK_WAITLIST_CLAIM_MINUTES. The held booking is the offer: claiming
+it adds the patient's details; when it lapses or is declined, its time is
+offered to the next in line, never again to the same patient.
+"""
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from carebook.audit.services import JOB, Actor, record_change
+from carebook.bookings import services as bookings
+from carebook.bookings.availability import find_free_slots
+from carebook.bookings.models import Booking, hash_token, make_token
+from carebook.notifications import services as notifications
+from carebook.practice.models import Service
+from carebook.scheduling import Interval
+from carebook.waitlist.models import TOKEN_PURPOSE, WaitlistEntry, WaitlistOffer
+from carebook.web.links import booking_url
+
+logger = logging.getLogger(__name__)
+
+
+class WaitlistError(Exception):
+    """A waitlist request that cannot be carried out; the message says why."""
+
+    def __init__(self, message: str, field: str = ""):
+        super().__init__(message)
+        self.field = field
+
+
+class OfferClosed(WaitlistError):
+    """The offer was claimed, declined or has lapsed."""
+
+
+@dataclass(frozen=True)
+class JoinedEntry:
+    """A new place in line and its secret token, for the patient's link."""
+
+    entry: WaitlistEntry
+    token: str
+
+
+def days_window(first_day: date, last_day: date, zone_name: str) -> Interval:
+    """Return the instants of the days first_day to last_day in a zone."""
+    zone = ZoneInfo(zone_name)
+    return Interval(
+        datetime.combine(first_day, time(0), tzinfo=zone),
+        datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone),
+    )
+
+
+def _check_days(service: Service, first_day, last_day, zone_name: str, now) -> None:
+    """Refuse days in the past, out of order, or beyond the booking horizon."""
+    practice = service.provider.practice
+    zone = ZoneInfo(zone_name)
+    today = now.astimezone(zone).date()
+    last_bookable = (now + timedelta(days=practice.horizon_days)).astimezone(zone)
+    if first_day < today:
+        raise WaitlistError("This day has passed.", "first_day")
+    if last_day < first_day:
+        raise WaitlistError("The last day comes before the first.", "last_day")
+    if last_day > last_bookable.date():
+        raise WaitlistError(
+            f"Bookings open only up to {last_bookable.date():%d %B %Y}.", "last_day"
+        )
+
+
+def join_waitlist(
+    *,
+    service: Service,
+    first_day: date,
+    last_day: date,
+    patient: bookings.PatientDetails,
+    patient_timezone: str,
+    patient_language: str,
+    actor: Actor,
+    now: datetime | None = None,
+) -> JoinedEntry:
+    """Put a patient in line for a provider's service on a range of days.
+
+    Refused while any of those days still has a free time: the patient
+    books that instead.
+    """
+    now = now or timezone.now()
+    _check_days(service, first_day, last_day, patient_timezone, now)
+    window = days_window(first_day, last_day, patient_timezone)
+    if find_free_slots(service.provider, service.appointment_type, window, now):
+        raise WaitlistError(
+            "There are still free times on these days: please book one of them."
+        )
+
+    token_salt = secrets.token_hex(16)
+    token = make_token(token_salt, TOKEN_PURPOSE)
+    with transaction.atomic():
+        entry = WaitlistEntry.objects.create(
+            provider=service.provider,
+            appointment_type=service.appointment_type,
+            first_day=first_day,
+            last_day=last_day,
+            patient_name=patient.name,
+            patient_email=patient.email,
+            patient_phone=patient.phone,
+            patient_timezone=patient_timezone,
+            patient_language=patient_language,
+            token_hash=hash_token(token),
+            token_salt=token_salt,
+            joined_at=now,
+        )
+        record_change(
+            "waitlist.joined",
+            entry,
+            actor,
+            {"first_day": first_day.isoformat(), "last_day": last_day.isoformat()},
+        )
+        notifications.notify_waitlist_joined(entry)
+    logger.info("Waitlist entry %s joined for provider %s", entry.pk, entry.provider_id)
+    return JoinedEntry(entry, token)
+
+
+def offer_free_times(provider_id: int, now: datetime | None = None) -> int:
+    """Offer the provider's free times to the patients in line; return how many.
+
+    Safe to run twice at once: an offer is a held booking, so two offers
+    never hold one time, and each patient has at most one open offer.
+    """
+    now = now or timezone.now()
+    _close_finished_offers(provider_id, now)
+    waiting = WaitlistEntry.objects.filter(
+        provider_id=provider_id, status=WaitlistEntry.Status.WAITING
+    ).select_related("provider__practice", "appointment_type__practice")
+
+    offered = 0
+    for entry in waiting:
+        if _has_ended(entry, now):
+            _end_entry(entry)
+        elif not entry.offers.filter(status=WaitlistOffer.Status.OPEN).exists():
+            offered += _offer_first_free_time(entry, now)
+    return offered
+
+
+def _has_ended(entry: WaitlistEntry, now: datetime) -> bool:
+    return entry.last_day < now.astimezone(ZoneInfo(entry.patient_timezone)).date()
+
+
+def _end_entry(entry: WaitlistEntry) -> None:
+    changed = WaitlistEntry.objects.filter(
+        pk=entry.pk, status=WaitlistEntry.Status.WAITING
+    ).update(status=WaitlistEntry.Status.ENDED)
+    if changed:
+        record_change("waitlist.ended", entry, JOB)
+
+
+def _close_finished_offers(provider_id: int, now: datetime) -> None:
+    """Mark lapsed the open offers whose hold has ended unclaimed."""
+    open_offers = WaitlistOffer.objects.filter(
+        entry__provider_id=provider_id, status=WaitlistOffer.Status.OPEN
+    ).select_related("booking")
+    for offer in open_offers:
+        booking = offer.booking
+        if booking.status == Booking.Status.HELD and not booking.is_hold_expired(now):
+            continue
+        bookings.expire_booking(booking.pk, JOB, now)
+        changed = WaitlistOffer.objects.filter(
+            pk=offer.pk, status=WaitlistOffer.Status.OPEN
+        ).update(status=WaitlistOffer.Status.LAPSED)
+        if changed:
+            record_change("waitlist.offer_lapsed", offer.entry, JOB)
+            logger.info("Waitlist offer %s lapsed", offer.pk)
+
+
+def _offer_first_free_time(entry: WaitlistEntry, now: datetime) -> int:
+    """Hold the earliest free time in the entry's days for it; 1 if offered."""
+    window = days_window(entry.first_day, entry.last_day, entry.patient_timezone)
+    window = Interval(max(window.start, now), window.end)
+    if window.start >= window.end:
+        return 0
+    offered_before = set(entry.offers.values_list("start", flat=True))
+    slots = find_free_slots(entry.provider, entry.appointment_type, window, now)
+    for slot in slots:
+        if slot.start in offered_before:
+            continue
+        try:
+            _hold_for_entry(entry, slot.start, now)
+        except bookings.SlotUnavailable:
+            continue
+        except IntegrityError:
+            # Another worker has just offered this patient a time.
+            return 0
+        return 1
+    return 0
+
+
+def _hold_for_entry(entry: WaitlistEntry, start: datetime, now: datetime) -> None:
+    """Hold `start` for the entry and send the patient their claim link."""
+    claim_until = min(
+        now + timedelta(minutes=settings.CAREBOOK_WAITLIST_CLAIM_MINUTES), start
+    )
+    with transaction.atomic():
+        held = bookings.hold_slot(
+            provider=entry.provider,
+            appointment_type=entry.appointment_type,
+            start=start,
+            patient_timezone=entry.patient_timezone,
+            patient_language=entry.patient_language,
+            source=Booking.Source.WAITLIST,
+            actor=JOB,
+            now=now,
+            hold_until=claim_until,
+        )
+        booking = held.booking
+        booking.patient_name = entry.patient_name
+        booking.patient_email = entry.patient_email
+        booking.patient_phone = entry.patient_phone
+        booking.save(update_fields=["patient_name", "patient_email", "patient_phone"])
+        offer = WaitlistOffer.objects.create(
+            entry=entry,
+            booking=booking,
+            start=start,
+            offered_at=now,
+            expires_at=claim_until,
+        )
+        record_change(
+            "waitlist.offered",
+            entry,
+            JOB,
+            {"booking": booking.reference, "start": start.isoformat()},
+        )
+        notifications.notify_waitlist_offer(offer)
+    logger.info("Waitlist offer %s made to entry %s", offer.pk, entry.pk)
+
+
+def claim_offer(offer: WaitlistOffer, actor: Actor, now=None) -> Booking:
+    """Book the offered time for its patient: on to payment, or confirmed."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        offer = (
+            WaitlistOffer.objects.select_for_update()
+            .select_related("entry", "booking")
+            .get(pk=offer.pk)
+        )
+        if offer.status != WaitlistOffer.Status.OPEN:
+            raise OfferClosed("This time is no longer held for you.")
+        entry = offer.entry
+        patient = bookings.PatientDetails(
+            entry.patient_name, entry.patient_email, entry.patient_phone
+        )
+        try:
+            booking = bookings.add_patient_details(
+                offer.booking, patient, booking_url(offer.booking.token), actor, now
+            )
+        except bookings.WrongState:
+            raise OfferClosed("This time is no longer held for you.") from None
+
+        offer.status = WaitlistOffer.Status.CLAIMED
+        offer.save(update_fields=["status"])
+        entry.status = WaitlistEntry.Status.BOOKED
+        entry.save(update_fields=["status", "updated_at"])
+        record_change("waitlist.claimed", entry, actor, {"booking": booking.reference})
+    logger.info("Waitlist offer %s claimed", offer.pk)
+    return booking
+
+
+def decline_offer(offer: WaitlistOffer, actor: Actor) -> None:
+    """Give the offered time up, so the next in line is offered it."""
+    with transaction.atomic():
+        offer = WaitlistOffer.objects.select_for_update().get(pk=offer.pk)
+        if offer.status != WaitlistOffer.Status.OPEN:
+            raise OfferClosed("This time is no longer held for you.")
+        offer.status = WaitlistOffer.Status.DECLINED
+        offer.save(update_fields=["status"])
+        bookings.release_hold(offer.booking, actor)
+        record_change("waitlist.offer_declined", offer.entry, actor)
+
+
+def leave_waitlist(entry: WaitlistEntry, actor: Actor) -> None:
+    """Take the patient out of the line, giving up any time held for them."""
+    with transaction.atomic():
+        entry = WaitlistEntry.objects.select_for_update().get(pk=entry.pk)
+        if entry.status != WaitlistEntry.Status.WAITING:
+            raise WaitlistError("You are no longer on this waitlist.")
+        entry.status = WaitlistEntry.Status.LEFT
+        entry.save(update_fields=["status", "updated_at"])
+        record_change("waitlist.left", entry, actor)
+        for offer in entry.offers.filter(status=WaitlistOffer.Status.OPEN):
+            decline_offer(offer, actor)
+
+
+def end_past_entries(now: datetime | None = None) -> int:
+    """End the places whose last day has passed; return how many."""
+    now = now or timezone.now()
+    # Zones run up to 14 hours ahead of UTC, so a day may have ended there
+    # while it is still the day before in UTC.
+    candidates = WaitlistEntry.objects.filter(
+        status=WaitlistEntry.Status.WAITING,
+        last_day__lt=(now + timedelta(days=1)).date(),
+    )
+    ended = [entry for entry in candidates if _has_ended(entry, now)]
+    for entry in ended:
+        _end_entry(entry)
+    return len(ended)
+
+
+def find_entry_by_token(token: str) -> WaitlistEntry | None:
+    """Return the place in line a patient's secret token opens, if any."""
+    return (
+        WaitlistEntry.objects.select_related("provider__practice", "appointment_type")
+        .filter(token_hash=hash_token(token))
+        .first()
+    )
+
+
+def find_offer_by_token(token: str) -> WaitlistOffer | None:
+    """Return the offer whose held booking the token opens, if any."""
+    booking = bookings.find_booking_by_token(token)
+    if booking is None:
+        return None
+    return (
+        WaitlistOffer.objects.select_related("entry", "booking").filter(booking=booking)
+    ).first()

@@ -1,0 +1,369 @@
+"""Patients wait in line for a time, and freed times go to them in order.
+
+Dr Ada Lovelace works only 10:00–10:30 on Tuesday 8 December, so that day
+has one consultation at 10:00, booked by another patient. "Now" is Monday
+7 December 08:00 (Dublin is on UTC in winter); a claim lasts 60 minutes.
+"""
+
+from datetime import UTC, date, datetime, time, timedelta
+
+import pytest
+from django.test import Client
+
+from carebook.audit.models import AuditEntry
+from carebook.audit.services import JOB, PATIENT
+from carebook.bookings.models import Booking
+from carebook.bookings.services import cancel_booking, expire_lapsed_holds
+from carebook.notifications.models import OutboxMessage
+from carebook.practice.models import DateOverride
+from carebook.waitlist.models import WaitlistEntry, WaitlistOffer
+from carebook.waitlist.services import (
+    end_past_entries,
+    find_entry_by_token,
+    offer_free_times,
+)
+from tests.conftest import MONDAY_MORNING
+from tests.factories import make_booking
+
+TUESDAY_TEN = datetime(2026, 12, 8, 10, 0, tzinfo=UTC)
+CLAIM_ENDS = MONDAY_MORNING + timedelta(minutes=60)
+
+
+@pytest.fixture
+def taken_tuesday(provider, consultation, now, settings):
+    """Leave Ada one consultation on Tuesday, booked by someone else."""
+    settings.CAREBOOK_WAITLIST_CLAIM_MINUTES = 60
+    settings.CAREBOOK_BASE_URL = "http://testserver"
+    settings.STRIPE_SECRET_KEY = ""
+    DateOverride.objects.create(
+        provider=provider,
+        date=date(2026, 12, 8),
+        start_time=time(10),
+        end_time=time(10, 30),
+    )
+    return make_booking(
+        provider,
+        consultation,
+        TUESDAY_TEN,
+        patient_name="Ciarán Ó Dálaigh",
+        patient_email="ciaran@example.ie",
+    )
+
+
+def join(client, provider, name, email, first="2026-12-08", last="2026-12-08"):
+    return client.post(
+        f"/waitlist/join/{provider.pk}/consultation/",
+        {
+            "first_day": first,
+            "last_day": last,
+            "name": name,
+            "email": email,
+            "phone": "",
+            "timezone": "Europe/Dublin",
+        },
+    )
+
+
+def token_of(response) -> str:
+    return response["Location"].split("/")[2]
+
+
+@pytest.fixture
+def line(client, provider, taken_tuesday, django_capture_on_commit_callbacks):
+    """Zoë joins the line first, then Aoife."""
+    with django_capture_on_commit_callbacks(execute=True):
+        zoe = join(client, provider, "Zoë Ní Bhriain", "zoe@example.ie")
+        aoife = join(Client(), provider, "Aoife Byrne", "aoife@example.ie")
+    assert (zoe.status_code, aoife.status_code) == (302, 302)
+    return {"zoe": token_of(zoe), "aoife": token_of(aoife)}
+
+
+def free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs):
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_booking(taken_tuesday, PATIENT)
+    jobs.run()
+
+
+def offers():
+    return list(
+        WaitlistOffer.objects.order_by("offered_at", "id").values_list(
+            "entry__patient_email", "status", "start", "expires_at"
+        )
+    )
+
+
+def offer_emails():
+    return list(
+        OutboxMessage.objects.filter(template="waitlist_offer")
+        .order_by("id")
+        .values_list("recipient", "subject")
+    )
+
+
+def claim_link(recipient) -> str:
+    body = OutboxMessage.objects.get(
+        template="waitlist_offer", recipient=recipient
+    ).body_text
+    [link] = [line for line in body.splitlines() if "/waitlist/offer/" in line]
+    return link.removeprefix("http://testserver")
+
+
+def test_joining_while_free_times_remain_is_refused(client, provider, now):
+    response = join(client, provider, "Zoë Ní Bhriain", "zoe@example.ie")
+
+    assert response.status_code == 422
+    assert (
+        "There are still free times on these days: please book one of them."
+        in response.content.decode()
+    )
+    assert WaitlistEntry.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("first", "last", "field", "message"),
+    [
+        ("2026-12-06", "2026-12-08", "first_day", "This day has passed."),
+        (
+            "2026-12-09",
+            "2026-12-08",
+            "last_day",
+            "The last day comes before the first.",
+        ),
+        (
+            "2026-12-08",
+            "2027-02-06",
+            "last_day",
+            "Bookings open only up to 05 February 2027.",
+        ),
+        ("2026-12-08", "next week", "last_day", "Enter a valid date."),
+    ],
+)
+def test_bad_days_get_a_field_error_and_no_place(
+    client, provider, taken_tuesday, first, last, field, message
+):
+    response = join(client, provider, "Zoë", "zoe@example.ie", first, last)
+
+    assert response.status_code == 422
+    assert response.context["form"].errors[field] == [message]
+    assert WaitlistEntry.objects.count() == 0
+
+
+def test_joining_confirms_the_place_by_email_with_a_link_to_leave(
+    client, provider, line
+):
+    [email] = OutboxMessage.objects.filter(template="waitlist_joined").filter(
+        recipient="zoe@example.ie"
+    )
+
+    assert email.subject == "You are on the waitlist for Dr Ada Lovelace"
+    assert f"http://testserver/waitlist/{line['zoe']}/" in email.body_text
+    assert (
+        "from Tuesday 8 December 2026 to Tuesday 8 December 2026 (Europe/Dublin)"
+        in email.body_text
+    )
+    page = client.get(f"/waitlist/{line['zoe']}/")
+    assert page.status_code == 200
+    assert "You are on the waitlist" in page.content.decode()
+
+
+def test_a_freed_time_goes_to_the_first_in_line_and_then_to_the_next(
+    client, line, taken_tuesday, now, jobs, django_capture_on_commit_callbacks
+):
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+
+    assert offers() == [("zoe@example.ie", "open", TUESDAY_TEN, CLAIM_ENDS)]
+    assert offer_emails() == [
+        (
+            "zoe@example.ie",
+            "A time with Dr Ada Lovelace has come free: Tuesday 8 December 2026, 10:00",
+        )
+    ]
+    held = WaitlistOffer.objects.get().booking
+    assert (held.status, held.hold_expires_at, held.source) == (
+        "held",
+        CLAIM_ENDS,
+        "waitlist",
+    )
+
+    # Zoë lets the claim window pass; the time goes to Aoife.
+    now.move_to(CLAIM_ENDS)
+    with django_capture_on_commit_callbacks(execute=True):
+        expire_lapsed_holds()
+    jobs.run()
+
+    assert offers() == [
+        ("zoe@example.ie", "lapsed", TUESDAY_TEN, CLAIM_ENDS),
+        (
+            "aoife@example.ie",
+            "open",
+            TUESDAY_TEN,
+            CLAIM_ENDS + timedelta(minutes=60),
+        ),
+    ]
+    assert [recipient for recipient, _ in offer_emails()] == [
+        "zoe@example.ie",
+        "aoife@example.ie",
+    ]
+
+
+def test_the_claim_link_books_the_time_and_goes_to_payment(
+    client, line, taken_tuesday, now, jobs, django_capture_on_commit_callbacks
+):
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+    link = claim_link("zoe@example.ie")
+
+    shown = client.get(link)
+    response = client.post(link, {"choice": "book"})
+
+    assert "We are holding this time for you until Monday 7 December 2026, 09:00" in (
+        shown.content.decode()
+    )
+    booking = WaitlistOffer.objects.get().booking
+    payment = booking.payments.get()
+    assert (response.status_code, response["Location"]) == (
+        302,
+        f"/pay/demo/{payment.checkout_token}/",
+    )
+    assert (booking.status, booking.patient_name, booking.price_amount) == (
+        "pending_payment",
+        "Zoë Ní Bhriain",
+        8000,
+    )
+    entry = find_entry_by_token(line["zoe"])
+    assert (entry.status, WaitlistOffer.objects.get().status) == ("booked", "claimed")
+
+
+def test_a_get_on_the_claim_link_changes_nothing(
+    client, line, taken_tuesday, now, jobs, django_capture_on_commit_callbacks
+):
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+    entries = AuditEntry.objects.count()
+
+    for _ in range(3):
+        client.get(claim_link("zoe@example.ie"))
+
+    assert WaitlistOffer.objects.get().booking.status == "held"
+    assert AuditEntry.objects.count() == entries
+
+
+def test_a_claim_after_the_window_is_refused_and_books_nothing(
+    client, line, taken_tuesday, now, jobs, django_capture_on_commit_callbacks
+):
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+    link = claim_link("zoe@example.ie")
+    now.move_to(CLAIM_ENDS)
+
+    response = client.post(link, {"choice": "book"})
+
+    assert response.status_code == 409
+    assert "This time is no longer held for you." in response.content.decode()
+    assert WaitlistOffer.objects.get().booking.status == "held"
+    assert find_entry_by_token(line["zoe"]).status == "waiting"
+
+
+def test_declining_offers_the_time_to_the_next_at_once(
+    client, line, taken_tuesday, now, jobs, django_capture_on_commit_callbacks
+):
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(claim_link("zoe@example.ie"), {"choice": "decline"})
+    jobs.run()
+
+    assert (response.status_code, response["Location"]) == (
+        302,
+        f"/waitlist/{line['zoe']}/",
+    )
+    assert [(email, status) for email, status, _, _ in offers()] == [
+        ("zoe@example.ie", "declined"),
+        ("aoife@example.ie", "open"),
+    ]
+    # Zoë stays in line, but is not offered the time she gave up again.
+    assert find_entry_by_token(line["zoe"]).status == "waiting"
+
+
+def test_leaving_the_line_gives_up_the_held_time(
+    client, line, taken_tuesday, now, jobs, django_capture_on_commit_callbacks
+):
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/waitlist/{line['zoe']}/")
+    jobs.run()
+
+    assert find_entry_by_token(line["zoe"]).status == "left"
+    assert [(email, status) for email, status, _, _ in offers()] == [
+        ("zoe@example.ie", "declined"),
+        ("aoife@example.ie", "open"),
+    ]
+    assert (
+        "You left the waitlist"
+        in client.get(f"/waitlist/{line['zoe']}/").content.decode()
+    )
+
+
+def test_offering_twice_holds_the_time_once(
+    line, taken_tuesday, provider, now, jobs, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        cancel_booking(taken_tuesday, PATIENT)
+
+    made = [offer_free_times(provider.pk), offer_free_times(provider.pk)]
+
+    assert made == [1, 0]
+    assert Booking.objects.filter(status="held").count() == 1
+    assert len(offers()) == 1
+
+
+def test_a_place_ends_when_its_last_day_has_passed(line, now):
+    now.move_to(datetime(2026, 12, 9, 0, 0, tzinfo=UTC))
+
+    assert end_past_entries() == 2
+    assert list(WaitlistEntry.objects.values_list("status", flat=True)) == [
+        "ended",
+        "ended",
+    ]
+    assert AuditEntry.objects.filter(action="waitlist.ended").count() == 2
+
+
+def test_a_place_in_a_zone_ahead_of_utc_ends_at_its_own_midnight(line, now):
+    WaitlistEntry.objects.update(patient_timezone="Pacific/Auckland")
+    # 8 December has ended in Auckland (UTC+13) at 11:00 UTC that day.
+    now.move_to(datetime(2026, 12, 8, 11, 0, tzinfo=UTC))
+
+    assert end_past_entries() == 2
+
+
+def test_a_wrong_token_finds_nothing(client, line):
+    assert client.get("/waitlist/not-a-token/").status_code == 404
+    assert client.get("/waitlist/offer/not-a-token/").status_code == 404
+    assert (
+        client.post("/waitlist/offer/not-a-token/", {"choice": "book"}).status_code
+        == 404
+    )
+
+
+def test_the_offer_email_names_no_appointment_type(
+    line, taken_tuesday, now, jobs, django_capture_on_commit_callbacks
+):
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+    email = OutboxMessage.objects.get(template="waitlist_offer")
+
+    assert "Consultation" not in email.body_text + email.body_html + email.subject
+    assert "Held for you until: Monday 7 December 2026, 09:00 (Europe/Dublin)" in (
+        email.body_text
+    )
+
+
+def test_offers_are_audited_as_the_job(
+    line, taken_tuesday, now, jobs, django_capture_on_commit_callbacks
+):
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+
+    entry = find_entry_by_token(line["zoe"])
+    [offered] = AuditEntry.objects.filter(action="waitlist.offered")
+    assert (offered.actor_kind, offered.object_id, offered.changes["start"]) == (
+        JOB.kind,
+        str(entry.pk),
+        "2026-12-08T10:00:00+00:00",
+    )
