@@ -12,6 +12,7 @@ urlpatterns = [
     path("pay/", include("carebook.payments.urls")),
     path("calendars/", include("carebook.calendars.urls")),
     path("staff/", include("carebook.analytics.urls")),
+    path("staff/", include("carebook.staff.urls")),
     path("waitlist/", include("carebook.waitlist.urls")),
     path("", include("carebook.web.urls")),
 ]

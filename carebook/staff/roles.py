@@ -163,3 +163,24 @@ def figures_provider_for(user, provider_id: int | None) -> int | None:
             raise PermissionDenied("A provider sees only their own figures.")
         return own
     raise PermissionDenied("Only the owner and providers see figures.")
+
+
+def schedule_scope(user) -> int | None:
+    """Return whose schedule `user` runs: None for every provider's.
+
+    The owner and the front desk run every provider's day; a provider only
+    their own. Anyone else is refused.
+    """
+    role = role_of(user)
+    if role in (Role.OWNER, Role.FRONT_DESK):
+        return None
+    if role == Role.PROVIDER:
+        return own_provider_id(user)
+    raise PermissionDenied("Only the practice's staff run its schedule.")
+
+
+def check_schedule_access(user, provider_id: int) -> None:
+    """Refuse `user` the schedule, bookings and hours of another provider."""
+    scope = schedule_scope(user)
+    if scope is not None and scope != provider_id:
+        raise PermissionDenied("A provider runs only their own schedule.")

@@ -19,6 +19,7 @@ urlpatterns = [
     ),
     path("booking/<str:token>/details/", views.details, name="details"),
     path("booking/<str:token>/cancel/", views.cancel_page, name="cancel"),
+    path("booking/<str:token>/pay/", views.pay_later, name="pay_later"),
     path("booking/<str:token>/reschedule/", views.reschedule_page, name="reschedule"),
     path("booking/<str:token>/", views.booking_page, name="booking"),
 ]

@@ -251,8 +251,24 @@ def booking_page(request, token: str):
                 booking, services.CANCELLING
             ),
             "move_deadline": services.patient_change_deadline(booking, services.MOVING),
+            "can_pay_later": booking.status == Booking.Status.CONFIRMED
+            and booking.payment_plan == Booking.PaymentPlan.LATER
+            and not booking.payments.filter(status=Payment.Status.SUCCEEDED).exists(),
         },
     )
+
+
+@require_POST
+def pay_later(request, token: str):
+    """Open the online payment of a booking the desk confirmed unpaid."""
+    booking = _get_booking(token)
+    try:
+        payment = services.start_later_payment(
+            booking, booking_url(token), Actor.for_request(request)
+        )
+    except services.WrongState:
+        return redirect("web:booking", token=token)
+    return redirect(checkout_url(payment))
 
 
 @never_cache

@@ -11,25 +11,8 @@ from django.db import IntegrityError, transaction
 from carebook.bookings.models import Booking
 from carebook.staff.models import ApiToken, Role, StaffMember
 from carebook.staff.roles import assign_role, own_provider_id, role_of
-from tests.conftest import MONDAY_MORNING, make_provider
+from tests.conftest import MONDAY_MORNING
 from tests.factories import make_booking
-
-
-@pytest.fixture
-def grace(practice, consultation):
-    return make_provider(practice, "grace", "Dr Grace Hopper")
-
-
-@pytest.fixture
-def users(django_user_model, provider):
-    made = {
-        name: django_user_model.objects.create_user(name)
-        for name in ("owner", "desk", "ada", "outsider")
-    }
-    assign_role(made["owner"], Role.OWNER)
-    assign_role(made["desk"], Role.FRONT_DESK)
-    assign_role(made["ada"], Role.PROVIDER, provider=provider)
-    return made
 
 
 def test_a_role_makes_a_staff_user_in_exactly_that_group(users):

@@ -367,3 +367,22 @@ def test_offers_are_audited_as_the_job(
         str(entry.pk),
         "2026-12-08T10:00:00+00:00",
     )
+
+
+def test_the_offer_email_is_in_the_patients_language(
+    line, taken_tuesday, now, jobs, django_capture_on_commit_callbacks
+):
+    WaitlistEntry.objects.filter(patient_email="zoe@example.ie").update(
+        patient_language="de", patient_timezone="Europe/Berlin"
+    )
+
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+
+    email = OutboxMessage.objects.get(template="waitlist_offer")
+    assert email.subject == (
+        "Eine Zeit bei Dr Ada Lovelace ist frei geworden: "
+        "Dienstag, 8. Dezember 2026, 11:00 Uhr"
+    )
+    assert "Für Sie frei bis: Montag, 7. Dezember 2026, 10:00 Uhr (Europe/Berlin)" in (
+        email.body_text
+    )

@@ -1,0 +1,467 @@
+"""Provider and front-desk pages: the day's schedule, bookings, hours.
+
+Every page needs a login and a staff role; a provider sees and changes only
+their own schedule. Times are the practice's wall clock, which the
+practice time zone middleware makes the current zone.
+"""
+
+from datetime import date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_POST
+
+from carebook.audit.models import AuditEntry
+from carebook.audit.services import Actor
+from carebook.bookings import services
+from carebook.bookings.availability import find_free_slots
+from carebook.bookings.models import Booking
+from carebook.payments.models import Payment
+from carebook.payments.services import checkout_url
+from carebook.practice import services as practice_services
+from carebook.practice.models import Practice, Provider, Service, TimeOff
+from carebook.scheduling import Interval
+from carebook.staff.forms import (
+    DateHoursForm,
+    DeskBookingForm,
+    DeskChoiceForm,
+    ScheduleForm,
+    TimeOffForm,
+    WeeklyHoursFormSet,
+)
+from carebook.staff.roles import check_schedule_access, role_of, schedule_scope
+from carebook.web.links import booking_url
+
+# Statuses the schedule lists; expired holds are left out.
+SCHEDULE_STATUSES = (*Booking.HOLDING_STATUSES, Booking.Status.CANCELLED)
+ATTENDANCE_ACTIONS = {
+    "completed": Booking.Status.COMPLETED,
+    "no-show": Booking.Status.NO_SHOW,
+}
+
+
+def _render(request, template: str, context: dict, status: int = 200):
+    """Render a staff page, which shows the links the user's role may follow."""
+    context["staff_role"] = role_of(request.user)
+    return render(request, template, context, status=status)
+
+
+def _practice() -> Practice:
+    practice = Practice.objects.first()
+    if practice is None:
+        raise Http404("No practice is loaded yet.")
+    return practice
+
+
+def _today(practice: Practice) -> date:
+    return timezone.now().astimezone(ZoneInfo(practice.timezone)).date()
+
+
+def _day_start(day: date, zone: ZoneInfo) -> datetime:
+    return datetime.combine(day, time(0), tzinfo=zone)
+
+
+def _visible_providers(user):
+    scope = schedule_scope(user)
+    providers = Provider.objects.filter(is_active=True).order_by("name")
+    return providers if scope is None else providers.filter(pk=scope)
+
+
+@login_required
+def schedule(request):
+    """Show one day, or a week from Monday, of the visible providers."""
+    practice = _practice()
+    providers = _visible_providers(request.user)
+    form = ScheduleForm(request.GET)
+    form.is_valid()
+    day = form.cleaned_data.get("day") or _today(practice)
+    view = form.cleaned_data.get("view") or "day"
+    # A provider asking for someone else's schedule sees their own.
+    chosen = form.cleaned_data.get("provider")
+    if chosen and providers.filter(pk=chosen).exists():
+        providers = providers.filter(pk=chosen)
+    else:
+        chosen = None
+
+    zone = ZoneInfo(practice.timezone)
+    first = day - timedelta(days=day.weekday()) if view == "week" else day
+    length = 7 if view == "week" else 1
+    start = _day_start(first, zone)
+    end = _day_start(first + timedelta(days=length), zone)
+    bookings = (
+        Booking.objects.filter(
+            provider__in=providers,
+            status__in=SCHEDULE_STATUSES,
+            start__lt=end,
+            end__gt=start,
+        )
+        .select_related("provider", "appointment_type")
+        .order_by("start", "provider__name")
+    )
+    days = [
+        (
+            first + timedelta(days=offset),
+            [
+                booking
+                for booking in bookings
+                if booking.start.astimezone(zone).date()
+                == first + timedelta(days=offset)
+            ],
+        )
+        for offset in range(length)
+    ]
+    time_off = TimeOff.objects.filter(
+        provider__in=providers, start__lt=end, end__gt=start
+    ).select_related("provider")
+    return _render(
+        request,
+        "staff/schedule.html",
+        {
+            "practice": practice,
+            "form": form,
+            "view": view,
+            "day": day,
+            "days": days,
+            "providers": _visible_providers(request.user),
+            "chosen": chosen,
+            "time_off": time_off,
+            "previous_day": first - timedelta(days=length),
+            "next_day": first + timedelta(days=length),
+            "today": _today(practice),
+        },
+    )
+
+
+def _get_booking(request, reference: str) -> Booking:
+    booking = get_object_or_404(
+        Booking.objects.select_related("provider__practice", "appointment_type"),
+        reference=reference,
+    )
+    check_schedule_access(request.user, booking.provider_id)
+    return booking
+
+
+@login_required
+def booking_detail(request, reference: str):
+    """Show a booking with what the desk can do with it now."""
+    booking = _get_booking(request, reference)
+    now = timezone.now()
+    open_payment = booking.payments.filter(status=Payment.Status.PENDING).first()
+    history = AuditEntry.objects.filter(
+        object_type="bookings.booking", object_id=str(booking.pk)
+    ).select_related("actor_user")
+    is_today = (
+        now.astimezone(ZoneInfo(booking.provider.practice.timezone)).date()
+        == booking.start.astimezone(ZoneInfo(booking.provider.practice.timezone)).date()
+    )
+    is_confirmed = booking.status == Booking.Status.CONFIRMED
+    return _render(
+        request,
+        "staff/booking.html",
+        {
+            "practice": booking.provider.practice,
+            "booking": booking,
+            "payments": booking.payments.all(),
+            "payment_url": checkout_url(open_payment) if open_payment else "",
+            "history": history,
+            "can_arrive": is_confirmed
+            and is_today
+            and now < booking.end
+            and booking.arrived_at is None,
+            "can_mark": booking.start <= now
+            and booking.status
+            in (Booking.Status.CONFIRMED, *services.ATTENDANCE_STATUSES),
+            "can_cancel": booking.status
+            in (Booking.Status.CONFIRMED, Booking.Status.PENDING_PAYMENT),
+            "refund": services.refund_on_cancelling(booking, now),
+        },
+    )
+
+
+@login_required
+@require_POST
+def mark_booking(request, reference: str, action: str):
+    """Mark a booking arrived, completed or a no-show, or cancel it."""
+    booking = _get_booking(request, reference)
+    actor = Actor.for_request(request)
+    try:
+        if action == "arrived":
+            services.record_arrival(booking, actor)
+            done = "marked arrived"
+        elif action == "cancel":
+            services.cancel_booking(booking, actor)
+            done = "cancelled"
+        elif action in ATTENDANCE_ACTIONS:
+            services.record_attendance(booking, ATTENDANCE_ACTIONS[action], actor)
+            done = "marked completed" if action == "completed" else "marked a no-show"
+        else:
+            raise Http404("No such action.")
+    except services.BookingError as refused:
+        messages.error(request, f"{booking.reference}: {refused}")
+    else:
+        messages.success(request, f"{booking.reference} {done}.")
+    return redirect("staff:booking", reference=booking.reference)
+
+
+@login_required
+def book_for_patient(request):
+    """Book a free time for a patient at the desk or on the phone.
+
+    A GET chooses the appointment and the day and lists its free times; the
+    POST books one of them.
+    """
+    practice = _practice()
+    offered = (
+        Service.objects.filter(provider__in=_visible_providers(request.user))
+        .select_related("provider__practice", "appointment_type__practice")
+        .order_by("provider__name", "appointment_type__name")
+    )
+    today = _today(practice)
+    chooser = DeskChoiceForm(
+        request.GET or None, services=offered, initial={"day": today}
+    )
+    status = 200
+    if request.method == "POST":
+        form = DeskBookingForm(request.POST, services=offered)
+        status = 422
+        if form.is_valid():
+            booking, error = _book(request, form, practice)
+            if booking is not None:
+                messages.success(request, f"Booked {booking.reference}.")
+                return redirect("staff:booking", reference=booking.reference)
+            form.add_error(None, error)
+            status = 409
+        chosen = form
+    else:
+        chosen = chooser
+        form = DeskBookingForm(
+            services=offered,
+            initial={
+                "service": request.GET.get("service"),
+                "day": request.GET.get("day", today),
+            },
+        )
+
+    service, day = _chosen_service_and_day(chosen)
+    slots = _desk_slots(service, day, practice)
+    return _render(
+        request,
+        "staff/book.html",
+        {
+            "practice": practice,
+            "chooser": chooser,
+            "form": form,
+            "service": service,
+            "day": day,
+            "slots": slots,
+            "next_free": None if slots else _next_free_slot(service, day, practice),
+        },
+        status=status,
+    )
+
+
+def _chosen_service_and_day(form) -> tuple:
+    if not form.is_bound:
+        return None, None
+    form.is_valid()
+    return form.cleaned_data.get("service"), form.cleaned_data.get("day")
+
+
+def _desk_slots(service: Service | None, day: date | None, practice) -> list:
+    """Return the free times of the chosen service on the chosen day."""
+    if service is None or day is None:
+        return []
+    zone = ZoneInfo(practice.timezone)
+    window = Interval(_day_start(day, zone), _day_start(day + timedelta(days=1), zone))
+    return find_free_slots(service.provider, service.appointment_type, window)
+
+
+def _next_free_slot(service: Service | None, day: date | None, practice):
+    """Return the first free time after `day` within the booking horizon."""
+    if service is None or day is None:
+        return None
+    zone = ZoneInfo(practice.timezone)
+    start = _day_start(day + timedelta(days=1), zone)
+    window = Interval(start, start + timedelta(days=practice.horizon_days))
+    slots = find_free_slots(service.provider, service.appointment_type, window)
+    return slots[0] if slots else None
+
+
+def _book(request, form: DeskBookingForm, practice: Practice):
+    """Make the desk's booking; return it, or None and the reason."""
+    data = form.cleaned_data
+    service = data["service"]
+    try:
+        held = services.book_slot(
+            provider=service.provider,
+            appointment_type=service.appointment_type,
+            start=data["start"],
+            patient_timezone=practice.timezone,
+            patient_language=practice.locale.split("_")[0],
+            source=Booking.Source.STAFF,
+            actor=Actor.for_request(request),
+            patient=services.PatientDetails(data["name"], data["email"], data["phone"]),
+            payment_plan=data["payment_plan"],
+            # Whoever pays on the card page, the patient or the desk for
+            # them, lands on the patient's own page for the booking.
+            return_url_for=booking_url,
+        )
+    except services.BookingError as refused:
+        return None, str(refused)
+    return held.booking, ""
+
+
+def _get_provider(request, provider_id: int) -> Provider:
+    provider = get_object_or_404(
+        Provider.objects.select_related("practice"), pk=provider_id
+    )
+    check_schedule_access(request.user, provider.pk)
+    return provider
+
+
+@login_required
+def hours_index(request):
+    """Open the hours of the first provider the user may change."""
+    provider = _visible_providers(request.user).first()
+    if provider is None:
+        raise Http404("No provider to show.")
+    return redirect("staff:hours", provider_id=provider.pk)
+
+
+@login_required
+def hours(request, provider_id: int):
+    """Show a provider's weekly hours, date hours and time off, to change."""
+    return _render_hours(request, _get_provider(request, provider_id))
+
+
+def _render_hours(
+    request, provider, weekly=None, time_off_form=None, date_form=None, status=200
+):
+    now = timezone.now()
+    zone = ZoneInfo(provider.zone_name)
+    weekly = weekly or WeeklyHoursFormSet(
+        prefix="hours",
+        initial=[
+            {
+                "weekday": row.weekday,
+                "start_time": row.start_time,
+                "end_time": row.end_time,
+            }
+            for row in provider.weekly_hours.all()
+        ],
+    )
+    return _render(
+        request,
+        "staff/hours.html",
+        {
+            "practice": provider.practice,
+            "provider": provider,
+            "providers": _visible_providers(request.user),
+            "weekly": weekly,
+            "time_off_form": time_off_form
+            or TimeOffForm(prefix="off", zone_name=provider.zone_name),
+            "date_form": date_form or DateHoursForm(prefix="date"),
+            "time_off": provider.time_off.filter(end__gt=now),
+            "date_hours": provider.date_overrides.filter(
+                date__gte=now.astimezone(zone).date()
+            ),
+            "zone": zone,
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def save_weekly_hours(request, provider_id: int):
+    """Replace the provider's weekly hours with the posted intervals."""
+    provider = _get_provider(request, provider_id)
+    weekly = WeeklyHoursFormSet(request.POST, prefix="hours")
+    if not weekly.is_valid():
+        return _render_hours(request, provider, weekly=weekly, status=422)
+
+    intervals = [
+        practice_services.WorkingInterval(
+            form.cleaned_data["weekday"],
+            form.cleaned_data["start_time"],
+            form.cleaned_data["end_time"],
+        )
+        for form in weekly.forms
+        if form.cleaned_data and not form.cleaned_data.get("DELETE")
+    ]
+    practice_services.replace_weekly_hours(
+        provider, intervals, Actor.for_request(request)
+    )
+    messages.success(request, f"Weekly hours of {provider.name} saved.")
+    return redirect("staff:hours", provider_id=provider.pk)
+
+
+@login_required
+@require_POST
+def add_time_off(request, provider_id: int):
+    """Block a stretch of the provider's time; warn of bookings inside it."""
+    provider = _get_provider(request, provider_id)
+    form = TimeOffForm(request.POST, prefix="off", zone_name=provider.zone_name)
+    if not form.is_valid():
+        return _render_hours(request, provider, time_off_form=form, status=422)
+
+    data = form.cleaned_data
+    practice_services.add_time_off(
+        provider, data["start"], data["end"], data["reason"], Actor.for_request(request)
+    )
+    messages.success(request, f"Time off added for {provider.name}.")
+    clashes = practice_services.bookings_during(provider, data["start"], data["end"])
+    if clashes:
+        references = ", ".join(booking.reference for booking in clashes)
+        messages.warning(
+            request,
+            f"These bookings fall in the time off and stay booked until moved "
+            f"or cancelled: {references}.",
+        )
+    return redirect("staff:hours", provider_id=provider.pk)
+
+
+@login_required
+@require_POST
+def remove_time_off(request, provider_id: int, time_off_id: int):
+    provider = _get_provider(request, provider_id)
+    time_off = get_object_or_404(TimeOff, pk=time_off_id, provider=provider)
+    practice_services.remove_time_off(time_off, Actor.for_request(request))
+    messages.success(request, f"Time off removed for {provider.name}.")
+    return redirect("staff:hours", provider_id=provider.pk)
+
+
+@login_required
+@require_POST
+def set_date_hours(request, provider_id: int):
+    """Replace the provider's hours on one date, or close it."""
+    provider = _get_provider(request, provider_id)
+    form = DateHoursForm(request.POST, prefix="date")
+    if not form.is_valid():
+        return _render_hours(request, provider, date_form=form, status=422)
+
+    practice_services.set_date_hours(
+        provider,
+        form.cleaned_data["date"],
+        form.intervals,
+        Actor.for_request(request),
+    )
+    messages.success(request, f"Hours of {form.cleaned_data['date']} saved.")
+    return redirect("staff:hours", provider_id=provider.pk)
+
+
+@login_required
+@require_POST
+def clear_date_hours(request, provider_id: int, day: str):
+    provider = _get_provider(request, provider_id)
+    try:
+        parsed = date.fromisoformat(day)
+    except ValueError:
+        raise Http404("Not a date.") from None
+    practice_services.clear_date_hours(provider, parsed, Actor.for_request(request))
+    messages.success(request, f"Weekly hours apply again on {parsed}.")
+    return redirect("staff:hours", provider_id=provider.pk)
