@@ -2,7 +2,7 @@
 
 import uuid
 
-from carebook.bookings.models import Booking
+from carebook.bookings.models import Booking, hash_token, make_token
 from carebook.bookings.services import Span
 
 
@@ -13,9 +13,12 @@ def make_booking(provider, appointment_type, start, **fields) -> Booking:
     the booking service would refuse to make. `fields` override the defaults
     (a confirmed 80.00 EUR web booking).
     """
+    token_salt = uuid.uuid4().hex
     values = {
         "reference": uuid.uuid4().hex[:8].upper(),
-        "token_hash": uuid.uuid4().hex,
+        # A real pair, so booking.token opens the patient's pages.
+        "token_salt": token_salt,
+        "token_hash": hash_token(make_token(token_salt)),
         "status": Booking.Status.CONFIRMED,
         "source": Booking.Source.WEB,
         **Span.of(appointment_type, start).as_fields(),

@@ -478,6 +478,9 @@ def reschedule_booking(
             raise WrongState("Only a confirmed booking can be moved.")
         if cutoff_hours is not None:
             check_change_allowed(booking, cutoff_hours, MOVING, now)
+        if booking.start == start:
+            # A repeated request for the move already made changes nothing.
+            return booking
         _expire_lapsed_holds_near(
             booking.provider, span.blocked_start, span.blocked_end, now
         )

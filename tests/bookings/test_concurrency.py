@@ -12,7 +12,9 @@ import pytest
 from django.db import connection
 from django.test import Client
 
+from carebook.audit.models import AuditEntry
 from carebook.bookings.models import Booking
+from tests.factories import make_booking
 
 ATTEMPTS = 20
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,3 +78,77 @@ def test_overlapping_attempts_with_different_starts_make_one_booking(provider, n
 
     assert sorted(statuses) == [201] + [409] * (ATTEMPTS - 1)
     assert Booking.objects.count() == 1
+
+
+def race_posts(posts: list[tuple[str, dict]]) -> list[int]:
+    """Post every (address, form) at the same moment; return the statuses."""
+    barrier = threading.Barrier(len(posts))
+
+    def post(address_and_form):
+        address, form = address_and_form
+        try:
+            client = Client()
+            barrier.wait()
+            return client.post(address, form).status_code
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(posts)) as pool:
+        return list(pool.map(post, posts))
+
+
+def test_moves_of_one_booking_at_once_leave_one_booking(provider, consultation, now):
+    booking = make_booking(
+        provider, consultation, datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    )
+    address = f"/booking/{booking.token}/reschedule/"
+    starts = [
+        datetime(2026, 12, 9, 9, 0, tzinfo=UTC).replace(
+            hour=9 + n // 4, minute=15 * (n % 4)
+        )
+        for n in range(12)
+    ]
+    moves = [
+        (address, {"start": start.isoformat(), "timezone": "Europe/Dublin"})
+        for start in starts
+    ]
+
+    statuses = race_posts(moves)
+
+    moved = statuses.count(302)
+    booking.refresh_from_db()
+    assert Booking.objects.count() == 1
+    assert booking.start in starts
+    assert booking.sequence == moved
+    assert statuses.count(302) + statuses.count(409) == len(starts)
+    assert AuditEntry.objects.filter(action="booking.rescheduled").count() == moved
+
+
+def test_two_bookings_moved_to_one_time_at_once_get_it_once(
+    provider, consultation, now
+):
+    first = make_booking(
+        provider, consultation, datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    )
+    second = make_booking(
+        provider, consultation, datetime(2026, 12, 8, 11, 0, tzinfo=UTC)
+    )
+    target = {"start": "2026-12-09T10:00:00+00:00", "timezone": "Europe/Dublin"}
+    moves = [
+        (f"/booking/{booking.token}/reschedule/", target)
+        for booking in (first, second) * (ATTEMPTS // 2)
+    ]
+
+    statuses = race_posts(moves)
+
+    # One booking gets the time; its repeated moves there change nothing.
+    assert sorted(statuses) == [302] * (ATTEMPTS // 2) + [409] * (ATTEMPTS // 2)
+    [moved] = AuditEntry.objects.filter(action="booking.rescheduled")
+    winner = Booking.objects.get(pk=moved.object_id)
+    loser = Booking.objects.exclude(pk=winner.pk).get()
+    assert (winner.start, winner.sequence) == (
+        datetime(2026, 12, 9, 10, 0, tzinfo=UTC),
+        1,
+    )
+    assert loser.start in (first.start, second.start)
+    assert loser.sequence == 0
