@@ -88,6 +88,18 @@ class DeskBookingForm(PatientDetailsForm, DeskChoiceForm):
         return start
 
 
+class MoveForm(forms.Form):
+    """The new start the desk chose for a booking."""
+
+    start = forms.DateTimeField()
+
+    def clean_start(self):
+        start = self.cleaned_data["start"]
+        if not is_supported_date(start.date()):
+            raise forms.ValidationError("That date cannot be booked.")
+        return start
+
+
 class WeeklyHoursForm(forms.Form):
     """One working interval of a weekday."""
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("schedule/", views.schedule, name="schedule"),
     path("book/", views.book_for_patient, name="book"),
     path("bookings/<str:reference>/", views.booking_detail, name="booking"),
+    path("bookings/<str:reference>/move/", views.move_booking, name="move_booking"),
     path(
         "bookings/<str:reference>/<slug:action>/",
         views.mark_booking,

@@ -29,6 +29,7 @@ from carebook.staff.forms import (
     DateHoursForm,
     DeskBookingForm,
     DeskChoiceForm,
+    MoveForm,
     ScheduleForm,
     TimeOffForm,
     WeeklyHoursFormSet,
@@ -205,6 +206,64 @@ def mark_booking(request, reference: str, action: str):
     else:
         messages.success(request, f"{booking.reference} {done}.")
     return redirect("staff:booking", reference=booking.reference)
+
+
+@login_required
+def move_booking(request, reference: str):
+    """Offer a day's free times of the same kind; move the booking on a POST."""
+    booking = _get_booking(request, reference)
+    practice = booking.provider.practice
+    service = get_object_or_404(
+        Service.objects.select_related("provider", "appointment_type__practice"),
+        provider=booking.provider,
+        appointment_type=booking.appointment_type,
+    )
+    chooser = DeskChoiceForm(
+        request.GET or None,
+        services=Service.objects.filter(pk=service.pk),
+        initial={"service": service.pk, "day": _local_day(booking.start, practice)},
+    )
+    day = _chosen_service_and_day(chooser)[1] or _local_day(booking.start, practice)
+    status = 200
+    if request.method == "POST":
+        form = MoveForm(request.POST)
+        if form.is_valid():
+            try:
+                services.reschedule_booking(
+                    booking, form.cleaned_data["start"], Actor.for_request(request)
+                )
+            except services.BookingError as refused:
+                messages.error(request, f"{booking.reference}: {refused}")
+                status = 409
+            else:
+                messages.success(request, f"{booking.reference} moved.")
+                return redirect("staff:booking", reference=booking.reference)
+        else:
+            status = 422
+        day = _local_day(form.cleaned_data.get("start") or booking.start, practice)
+
+    slots = [
+        slot
+        for slot in _desk_slots(service, day, practice)
+        if slot.start != booking.start
+    ]
+    return _render(
+        request,
+        "staff/move.html",
+        {
+            "practice": practice,
+            "booking": booking,
+            "chooser": chooser,
+            "day": day,
+            "slots": slots,
+            "can_move": booking.status == Booking.Status.CONFIRMED,
+        },
+        status=status,
+    )
+
+
+def _local_day(instant: datetime, practice: Practice) -> date:
+    return instant.astimezone(ZoneInfo(practice.timezone)).date()
 
 
 @login_required

@@ -426,6 +426,60 @@ def test_an_unknown_action_is_not_found(users, tuesdays_booking):
     assert response.status_code == 404
 
 
+def test_the_desk_moves_a_booking_to_another_free_time(
+    users, tuesdays_booking, now, django_capture_on_commit_callbacks
+):
+    client = logged_in(users["desk"])
+    address = f"/staff/bookings/{tuesdays_booking.reference}/move/"
+
+    shown = client.get(address, {"day": "2026-12-09"})
+    with django_capture_on_commit_callbacks(execute=True):
+        moved = client.post(address, {"start": "2026-12-09T14:00:00+00:00"})
+
+    starts = [slot.start for slot in shown.context["slots"]]
+    assert starts[:2] == [utc(9, 9), utc(9, 9, 15)]
+    assert moved["Location"] == f"/staff/bookings/{tuesdays_booking.reference}/"
+    tuesdays_booking.refresh_from_db()
+    assert (tuesdays_booking.start, tuesdays_booking.sequence) == (utc(9, 14), 1)
+    entry = AuditEntry.objects.get(action="booking.rescheduled")
+    assert (entry.actor_user, entry.changes) == (
+        users["desk"],
+        {"from": "2026-12-08T10:00:00+00:00", "to": "2026-12-09T14:00:00+00:00"},
+    )
+    assert OutboxMessage.objects.filter(template="booking_rescheduled").count() == 1
+
+
+def test_a_move_to_a_taken_time_is_refused_and_keeps_the_booking(
+    users, provider, consultation, tuesdays_booking, now
+):
+    make_booking(provider, consultation, utc(9, 14))
+
+    response = logged_in(users["desk"]).post(
+        f"/staff/bookings/{tuesdays_booking.reference}/move/",
+        {"start": "2026-12-09T14:00:00+00:00"},
+    )
+
+    assert response.status_code == 409
+    assert "That time is not available to book." in response.content.decode()
+    tuesdays_booking.refresh_from_db()
+    assert (tuesdays_booking.start, tuesdays_booking.sequence) == (TUESDAY_TEN, 0)
+
+
+def test_a_provider_cannot_move_another_providers_booking(
+    users, grace, consultation, now
+):
+    other = make_booking(grace, consultation, TUESDAY_TEN)
+
+    response = logged_in(users["ada"]).post(
+        f"/staff/bookings/{other.reference}/move/",
+        {"start": "2026-12-09T14:00:00+00:00"},
+    )
+
+    assert response.status_code == 403
+    other.refresh_from_db()
+    assert other.start == TUESDAY_TEN
+
+
 # Weekly hours, single dates and time off.
 
 
