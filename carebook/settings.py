@@ -197,7 +197,8 @@ LOGGING = {
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
-        # Django's request log names the path, which may hold a token.
+        # Django's request and security logs name the path, which may hold
+        # a token.
         "requests": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
@@ -207,6 +208,7 @@ LOGGING = {
     "loggers": {
         "django.request": {"handlers": ["requests"], "propagate": False},
         "django.server": {"handlers": ["requests"], "propagate": False},
+        "django.security": {"handlers": ["requests"], "propagate": False},
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
 }

@@ -302,6 +302,9 @@ def _days(figure_filter: FigureFilter, made_per_day, now) -> tuple[list[Day], in
 def _checkouts(figure_filter: FigureFilter) -> dict[str, int]:
     counts = (
         Booking.objects.filter(figure_filter.during("held_at"), figure_filter.narrow())
+        # A time the waitlist holds for a patient is no checkout until the
+        # patient claims it, which makes it a web booking held from then.
+        .exclude(source=Booking.Source.WAITLIST)
         .order_by()
         .aggregate(
             started=Count("*"),

@@ -110,10 +110,13 @@ def read_booking(request, reference: str):
     be probed.
     """
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    is_reference = reference.isascii() and reference.isalnum() and len(reference) <= 16
     booking = (
         Booking.objects.select_related("appointment_type")
         .filter(reference=reference.upper())
         .first()
+        if is_reference
+        else None
     )
     if (
         booking is None

@@ -3,6 +3,7 @@
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from ninja import Query, Router, Schema
 from pydantic import Field
@@ -10,6 +11,7 @@ from pydantic import Field
 from carebook.api.errors import field_error
 from carebook.api.schemas import PriceOut, ProviderOut, ServiceOut, SlotOut, SlotsOut
 from carebook.bookings.availability import find_free_slots
+from carebook.converters import MAX_ID
 from carebook.practice.models import Provider, Service
 from carebook.scheduling import Interval
 from carebook.timezones import is_supported_date, is_zone
@@ -61,6 +63,8 @@ class SlotQuery(Schema):
 @router.get("/{provider_id}/slots", response=SlotsOut)
 def list_slots(request, provider_id: int, query: Query[SlotQuery]):
     """List the free start times for the days `start` to `end` inclusive."""
+    if not 0 < provider_id <= MAX_ID:
+        raise Http404("No such provider")
     provider = get_object_or_404(
         Provider.objects.select_related("practice"), pk=provider_id, is_active=True
     )

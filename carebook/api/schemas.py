@@ -1,7 +1,7 @@
 """Shapes of the API's requests and answers."""
 
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from ninja import Schema
@@ -15,6 +15,8 @@ from pydantic import (
     field_validator,
 )
 
+from carebook.contact import clean_phone
+from carebook.converters import MAX_ID
 from carebook.money import decimal_string
 from carebook.timezones import is_supported_date
 
@@ -73,13 +75,13 @@ class PatientIn(Schema):
 
     name: Annotated[Text, Field(min_length=1, max_length=200)]
     email: EmailStr
-    phone: Annotated[Text, Field(max_length=40)] = ""
+    phone: Annotated[Text, Field(max_length=40), AfterValidator(clean_phone)] = ""
 
 
 class BookingIn(Schema):
     model_config = ConfigDict(extra="forbid")
 
-    provider: StrictInt
+    provider: Annotated[StrictInt, Field(ge=1, le=MAX_ID)]
     appointment_type: str = Field(min_length=1, max_length=50)
     start: datetime
     patient: PatientIn
@@ -97,7 +99,8 @@ class BookingIn(Schema):
             raise ValueError("start needs a UTC offset, as in RFC 3339")
         if not is_supported_date(value.date()):
             raise ValueError("start is outside the dates Carebook books")
-        return value
+        # Python takes offsets PostgreSQL refuses (beyond ±15:59).
+        return value.astimezone(UTC)
 
 
 class BookingOut(Schema):

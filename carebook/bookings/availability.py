@@ -114,3 +114,22 @@ def is_free_slot(
     window = Interval(start, start + timedelta(microseconds=1))
     slots = find_free_slots(provider, appointment_type, window, now, exclude_booking_id)
     return bool(slots) and slots[0].start == start
+
+
+def has_working_time(
+    provider: Provider, appointment_type: AppointmentType, window: Interval, now=None
+) -> bool:
+    """Return whether the provider works any slot of the type in `window`.
+
+    Bookings and busy time are left out: this asks whether a slot could
+    ever come free there, not whether one is free now.
+    """
+    now = now or timezone.now()
+    slots = free_slots(
+        working_hours_for(provider, window),
+        slot_rules_for(appointment_type),
+        [],
+        window,
+        now,
+    )
+    return bool(slots)

@@ -164,7 +164,7 @@ class Booking(models.Model):
             ),
             models.Index(
                 fields=["held_at"],
-                include=["confirmed_at", *DASHBOARD_NARROWING],
+                include=["confirmed_at", "source", *DASHBOARD_NARROWING],
                 name="booking_held_covering",
             ),
         ]

@@ -10,7 +10,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -26,6 +26,7 @@ from carebook.payments import services as payments
 from carebook.payments.models import Payment, Refund
 from carebook.payments.policy import CancellationPolicy
 from carebook.practice.models import AppointmentType, Provider, Service
+from carebook.practice.services import lock_provider
 
 logger = logging.getLogger(__name__)
 
@@ -122,9 +123,17 @@ def find_service(provider: Provider, appointment_type: AppointmentType) -> Servi
 
 def _lock_provider(provider: Provider) -> None:
     """Serialise bookings of one provider until the transaction ends."""
-    # On SQLite the IMMEDIATE transaction already holds the write lock, and
-    # SELECT ... FOR UPDATE does not exist; Django leaves it out there.
-    Provider.objects.select_for_update().filter(pk=provider.pk).first()
+    lock_provider(provider.pk)
+
+
+def _lock_provider_of(booking_id: int) -> None:
+    """Take the provider lock of a booking known only by its id."""
+    provider_id = (
+        Booking.objects.filter(pk=booking_id)
+        .values_list("provider_id", flat=True)
+        .get()
+    )
+    lock_provider(provider_id)
 
 
 def _expire_lapsed_holds_near(
@@ -169,6 +178,7 @@ def hold_slot(
     another booking took it a moment earlier.
     """
     now = now or timezone.now()
+    start = start.astimezone(UTC)
     service = find_service(provider, appointment_type)
     span = Span.of(appointment_type, start)
     policy = CancellationPolicy.for_appointment(appointment_type)
@@ -283,17 +293,26 @@ def start_later_payment(booking: Booking, return_url: str, actor: Actor) -> Paym
     Returns the booking's open payment when it has one, so a second click
     pays the same checkout.
     """
+    now = timezone.now()
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking.pk)
-        if booking.status != Booking.Status.CONFIRMED or (
-            booking.payment_plan != Booking.PaymentPlan.LATER
+        if (
+            booking.status != Booking.Status.CONFIRMED
+            or booking.payment_plan != Booking.PaymentPlan.LATER
+            or not booking.online_amount
         ):
             raise WrongState("This booking has nothing to pay online.")
         if booking.payments.filter(status=Payment.Status.SUCCEEDED).exists():
             raise WrongState("This booking is paid already.")
 
         open_payment = booking.payments.filter(status=Payment.Status.PENDING).first()
-        return open_payment or payments.start_payment(booking, return_url, actor)
+        if open_payment is not None and not payments.is_later_checkout_over(
+            open_payment, now
+        ):
+            return open_payment
+        # A checkout past its window can no longer be paid: start another.
+        payments.cancel_open_payments(booking, actor)
+        return payments.start_payment(booking, return_url, actor)
 
 
 def _time_freed(booking: Booking) -> None:
@@ -344,12 +363,22 @@ def settle_payment(
             _confirm(booking, actor, now)
             notifications.notify_payment_received(Payment.objects.get(pk=payment_id))
         else:
+            # Too late: the patient cancelled, or another booking took the
+            # time. The money goes back in full.
+            is_cancelled = booking.status == Booking.Status.CANCELLED
             payment = Payment.objects.get(pk=payment_id)
             payments.request_refund(
-                payment, payment.amount, Refund.Reason.TIME_TAKEN, actor
+                payment,
+                payment.amount,
+                Refund.Reason.CANCELLATION
+                if is_cancelled
+                else Refund.Reason.TIME_TAKEN,
+                actor,
             )
             expire_booking(booking.pk, actor, now)
-            notifications.notify_payment_refunded(payment, "time_taken")
+            notifications.notify_payment_refunded(
+                payment, "cancelled" if is_cancelled else "time_taken"
+            )
     return Booking.objects.get(pk=booking.pk)
 
 
@@ -376,6 +405,7 @@ def end_unpaid_booking(payment_id: int, reason: str, actor: Actor, now=None) -> 
     now = now or timezone.now()
     with transaction.atomic():
         payment = Payment.objects.select_related("booking").get(pk=payment_id)
+        _lock_provider(payment.booking.provider)
         payments.fail_payment(payment, reason, actor)
         changed = Booking.objects.filter(
             pk=payment.booking_id, status=Booking.Status.PENDING_PAYMENT
@@ -392,6 +422,7 @@ def expire_booking(booking_id: int, actor: Actor, now=None) -> bool:
     """Expire a lapsed hold; return False when it was not one."""
     now = now or timezone.now()
     with transaction.atomic():
+        _lock_provider_of(booking_id)
         changed = Booking.objects.filter(
             pk=booking_id,
             status__in=Booking.EXPIRING_STATUSES,
@@ -420,6 +451,7 @@ def cancel_booking(
     """
     now = now or timezone.now()
     with transaction.atomic():
+        _lock_provider(booking.provider)
         booking = Booking.objects.select_for_update().get(pk=booking.pk)
         if booking.status not in (
             Booking.Status.CONFIRMED,
@@ -439,19 +471,27 @@ def cancel_booking(
         payments.cancel_open_payments(booking, actor)
         record_change("booking.cancelled", booking, actor)
         _time_freed(booking)
-        _refund_by_policy(booking, actor, now)
+        refunded = _refund_by_policy(booking, actor, now)
         if was_confirmed:
-            notifications.notify_booking_cancelled(booking)
+            notifications.notify_booking_cancelled(booking, refunded)
     logger.info("Booking %s cancelled", booking.pk)
     return booking
 
 
-def _refund_by_policy(booking: Booking, actor: Actor, now: datetime) -> None:
-    """Give back what the cancellation policy returns of each payment."""
+def _refund_by_policy(booking: Booking, actor: Actor, now: datetime) -> int:
+    """Give back what the cancellation policy returns of each payment.
+
+    Returns the total being refunded.
+    """
     policy = CancellationPolicy.for_booking(booking)
+    refunded = 0
     for payment in booking.payments.filter(status=Payment.Status.SUCCEEDED):
         amount = policy.refund(payment.amount, booking.start, now)
-        payments.request_refund(payment, amount, Refund.Reason.CANCELLATION, actor)
+        refund = payments.request_refund(
+            payment, amount, Refund.Reason.CANCELLATION, actor
+        )
+        refunded += refund.amount if refund else 0
+    return refunded
 
 
 def reschedule_booking(
@@ -468,6 +508,7 @@ def reschedule_booking(
     `cutoff_hours`, the patient's own cut-off, a move that late is refused.
     """
     now = now or timezone.now()
+    start = start.astimezone(UTC)
     appointment_type = booking.appointment_type
     span = Span.of(appointment_type, start)
 
@@ -481,6 +522,9 @@ def reschedule_booking(
         if booking.start == start:
             # A repeated request for the move already made changes nothing.
             return booking
+        if not booking.provider.is_active:
+            raise NotOffered(f"{booking.provider.name} takes no new bookings.")
+        find_service(booking.provider, appointment_type)
         _expire_lapsed_holds_near(
             booking.provider, span.blocked_start, span.blocked_end, now
         )
@@ -504,7 +548,7 @@ def reschedule_booking(
             actor,
             {"from": previous.isoformat(), "to": start.isoformat()},
         )
-        notifications.notify_booking_rescheduled(booking)
+        notifications.notify_booking_rescheduled(booking, previous)
         _time_freed(booking)
     logger.info("Booking %s rescheduled", booking.pk)
     return booking
@@ -525,8 +569,17 @@ def check_change_allowed(
     if now > booking.start - timedelta(hours=cutoff_hours):
         raise ChangeClosed(
             f"{change.capitalize()} online closes {cutoff_hours} hours before "
-            "the appointment. Please call the practice."
+            f"the appointment. {_call_the_practice(booking)}"
         )
+
+
+def _call_the_practice(booking: Booking) -> str:
+    phone = booking.provider.practice.phone
+    return (
+        f"Please call the practice on {phone}."
+        if phone
+        else ("Please call the practice.")
+    )
 
 
 def patient_change_deadline(booking: Booking, change: str) -> datetime:
@@ -557,6 +610,16 @@ def patient_change_refusal(booking: Booking, change: str, now=None) -> str:
     if booking.status not in open_statuses:
         status = booking.get_status_display().lower()
         return f"A {status} booking cannot be {verb}."
+    is_offered = booking.provider.is_active and (
+        Service.objects.filter(
+            provider=booking.provider, appointment_type=booking.appointment_type
+        ).exists()
+    )
+    if change == MOVING and not is_offered:
+        return (
+            f"{booking.provider.name} takes no new bookings of this kind, so "
+            f"this booking cannot be moved here. {_call_the_practice(booking)}"
+        )
     try:
         check_change_allowed(booking, cutoff, change, now)
     except ChangeClosed as closed:
@@ -658,6 +721,7 @@ def release_hold(booking: Booking, actor: Actor, now=None) -> bool:
     """Give up a held time the patient left for another; False if not held."""
     now = now or timezone.now()
     with transaction.atomic():
+        _lock_provider_of(booking.pk)
         released = Booking.objects.filter(
             pk=booking.pk, status=Booking.Status.HELD
         ).update(status=Booking.Status.EXPIRED, hold_expires_at=now, updated_at=now)

@@ -33,7 +33,12 @@ REMINDER = "reminder"
 def _to_patient(
     booking, template: str, method: str = "", context=None, **queue_options
 ) -> None:
-    """Queue an email to the patient, in their language and zone."""
+    """Queue an email to the patient, in their language and zone.
+
+    A patient the desk booked by phone alone gets no email.
+    """
+    if not booking.patient_email:
+        return
     language = language_for(booking.patient_language)
     context = appointment_context(booking, booking.patient_timezone, language) | (
         context or {}
@@ -54,13 +59,15 @@ def _to_patient(
     queue_email(email, booking=booking, **queue_options)
 
 
-def _to_provider(booking, template: str) -> None:
+def _to_provider(booking, template: str, context=None) -> None:
     """Queue an email to the provider, when they gave an address."""
     provider = booking.provider
     if not provider.email:
         return
     language = language_for(provider.practice.locale)
-    context = appointment_context(booking, provider.zone_name, language)
+    context = appointment_context(booking, provider.zone_name, language) | (
+        context or {}
+    )
     email = render_email(template, PROVIDER, provider.email, language, context)
     queue_email(email, booking=booking)
 
@@ -111,18 +118,40 @@ def notify_booking_confirmed(booking) -> None:
     queue_calendar_push(booking, "put")
 
 
-def notify_booking_rescheduled(booking) -> None:
-    """Send the patient the new time; the invite updates the same event."""
+def notify_booking_rescheduled(booking, previous_start) -> None:
+    """Send the patient the new time (the invite updates the same event).
+
+    The provider learns the new time and the one it replaces.
+    """
     cancel_pending(booking, REMINDER)
     _to_patient(booking, "booking_rescheduled", method="REQUEST")
+    provider = booking.provider
+    locale = babel_locale(
+        language_for(provider.practice.locale), provider.practice.locale
+    )
+    before = previous_start.astimezone(ZoneInfo(provider.zone_name))
+    _to_provider(
+        booking,
+        "provider_rescheduled",
+        {
+            "previous_day": format_date(before.date(), "full", locale=locale),
+            "previous_start_time": format_time(before, "short", locale=locale),
+        },
+    )
     _schedule_reminder(booking)
     queue_calendar_push(booking, "put")
 
 
-def notify_booking_cancelled(booking) -> None:
-    """Tell the patient (cancelling the event) and the provider."""
+def notify_booking_cancelled(booking, refunded: int = 0) -> None:
+    """Tell the patient (cancelling the event, with any refund) and provider."""
     cancel_pending(booking, REMINDER)
-    _to_patient(booking, "booking_cancelled", method="CANCEL")
+    context = {}
+    if refunded:
+        locale = babel_locale(
+            language_for(booking.patient_language), booking.provider.practice.locale
+        )
+        context["amount_refunded"] = format_money(refunded, booking.currency, locale)
+    _to_patient(booking, "booking_cancelled", method="CANCEL", context=context)
     _to_provider(booking, "provider_cancellation")
     queue_calendar_push(booking, "delete")
 

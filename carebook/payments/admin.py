@@ -36,6 +36,8 @@ class WebhookEventAdmin(admin.ModelAdmin):
 
 @admin.register(Payment)
 class PaymentAdmin(admin.ModelAdmin):
+    """Staff read payments; only the booking and payment services write them."""
+
     list_display = ["booking", "gateway", "status", "amount", "currency", "created_at"]
     list_filter = ["gateway", "status"]
     search_fields = ["booking__reference", "gateway_reference"]
@@ -53,3 +55,10 @@ class PaymentAdmin(admin.ModelAdmin):
         "completed_at",
     ]
     inlines = [PaymentAttemptInline, RefundInline]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        # Payments are the record of money taken: never deleted.
+        return False

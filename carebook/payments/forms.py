@@ -1,4 +1,5 @@
 from django import forms
+from django.utils import timezone
 
 
 class DemoCardForm(forms.Form):
@@ -25,6 +26,14 @@ class DemoCardForm(forms.Form):
         self.fields["cvc"].widget.attrs.update(
             autocomplete="cc-csc", inputmode="numeric"
         )
+
+    def clean_expiry(self):
+        """Refuse a card whose last month of validity has passed."""
+        month, year = (int(part) for part in self.cleaned_data["expiry"].split("/"))
+        today = timezone.now().date()
+        if (2000 + year, month) < (today.year, today.month):
+            raise forms.ValidationError("This card has expired.")
+        return self.cleaned_data["expiry"]
 
     def clean_card_number(self):
         digits = "".join(ch for ch in self.cleaned_data["card_number"] if ch.isdigit())

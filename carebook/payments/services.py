@@ -3,6 +3,7 @@
 import logging
 import secrets
 import uuid
+from datetime import datetime, timedelta
 from functools import partial
 
 from django.db import transaction
@@ -32,6 +33,18 @@ def start_payment(booking: Booking, return_url: str, actor: Actor) -> Payment:
     )
     record_change("payment.started", payment, actor, {"amount": payment.amount})
     return payment
+
+
+# How long the checkout of a booking confirmed before payment stays open;
+# a booking waiting for payment closes its checkout with its hold instead.
+LATER_CHECKOUT_WINDOW = timedelta(hours=1)
+# Past the window, a little longer, so that no late payment can still land.
+LATER_CHECKOUT_MARGIN = timedelta(minutes=2)
+
+
+def is_later_checkout_over(payment: Payment, now: datetime) -> bool:
+    """Return whether a pay-later checkout's window has surely closed."""
+    return payment.created_at + LATER_CHECKOUT_WINDOW + LATER_CHECKOUT_MARGIN <= now
 
 
 def checkout_url(payment: Payment) -> str:

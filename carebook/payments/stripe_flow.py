@@ -9,7 +9,6 @@ things once.
 """
 
 import logging
-from datetime import timedelta
 
 from django.db import IntegrityError, transaction
 
@@ -19,14 +18,14 @@ from carebook.bookings.models import Booking
 from carebook.payments import services as payments
 from carebook.payments import stripe_gateway as stripe_api
 from carebook.payments.models import Payment, WebhookEvent
+from carebook.practice.services import lock_provider
 
 logger = logging.getLogger(__name__)
 
 GATEWAY = "stripe"
-LATER_CHECKOUT_WINDOW = timedelta(hours=1)
 
 
-def open_checkout(payment: Payment) -> str:
+def open_checkout(payment: Payment) -> str | None:
     """Return the Stripe page where the patient pays, opening it if need be.
 
     The session expires with the booking's hold; where Stripe needs a
@@ -34,6 +33,7 @@ def open_checkout(payment: Payment) -> str:
     together.
     """
     if payment.checkout_reference:
+        # An expired or completed session has no page any more: None.
         session = stripe_api.retrieve_session(payment.checkout_reference)
         return session.url
 
@@ -42,7 +42,7 @@ def open_checkout(payment: Payment) -> str:
     # its checkout lasts a fixed while from the payment's start, so a double
     # click asks Stripe for the same expiry.
     expires_at = stripe_api.session_expiry(
-        booking.hold_expires_at or payment.created_at + LATER_CHECKOUT_WINDOW
+        booking.hold_expires_at or payment.created_at + payments.LATER_CHECKOUT_WINDOW
     )
     Booking.objects.filter(
         pk=booking.pk,
@@ -101,6 +101,8 @@ def _fail_once(payment: Payment, reason: str, actor: Actor, charge: str) -> None
     One failure reaches Carebook several times (the session's events and
     the patient's return), so only the first that finds it open records it.
     """
+    # The provider's lock first, as every change to a booking takes it.
+    lock_provider(payment.provider_id)
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
     if payment.status != Payment.Status.PENDING:
         return

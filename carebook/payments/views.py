@@ -69,14 +69,16 @@ def stripe_checkout(request, checkout_token: str):
     )
     if payment.status == Payment.Status.SUCCEEDED:
         return redirect(payment.return_url)
+    closed = render(
+        request,
+        "payments/demo_checkout.html",
+        {"payment": payment, "booking": payment.booking, "is_open": False},
+        status=410,
+    )
     if payment.status != Payment.Status.PENDING or payment.booking.is_hold_expired():
-        return render(
-            request,
-            "payments/demo_checkout.html",
-            {"payment": payment, "booking": payment.booking, "is_open": False},
-            status=410,
-        )
-    return redirect(stripe_flow.open_checkout(payment))
+        return closed
+    page = stripe_flow.open_checkout(payment)
+    return redirect(page) if page else closed
 
 
 @csrf_exempt

@@ -45,6 +45,9 @@ class Practice(models.Model):
     email = models.EmailField(
         blank=True, help_text="Where patients' replies and invites come from."
     )
+    phone = models.CharField(
+        max_length=40, blank=True, help_text="Shown to patients who need to call."
+    )
 
     # Booking rules.
     min_notice_minutes = models.PositiveIntegerField(default=120)

@@ -37,6 +37,7 @@ from pydantic import (
 )
 from pydantic import ValidationError as PydanticValidationError
 
+from carebook.contact import clean_phone
 from carebook.money import (
     decimal_string,
     is_known_currency,
@@ -478,6 +479,9 @@ class PracticeSpec(Spec):
     currency: Currency
     locale: LocaleName = _default(Practice, "locale")
     email: EmailAddress = ""
+    phone: Annotated[
+        str, Strict(), Field(max_length=40), AfterValidator(clean_phone)
+    ] = ""
     booking_rules: BookingRulesSpec = BookingRulesSpec()
     cancellation: CancellationSpec = CancellationSpec()
     calendar_feed_shows_names: Annotated[bool, Strict()] = _default(

@@ -34,6 +34,20 @@ def _hours_as_text(provider: Provider) -> list[str]:
     ]
 
 
+def lock_provider(provider_id: int) -> None:
+    """Serialise changes to one provider's time until the transaction ends.
+
+    Every change that holds or frees a provider's time, or changes their
+    hours, takes this lock first, so they never interleave and always lock
+    in one order: the provider, then a booking, then its payments. The lock
+    is FOR NO KEY UPDATE: rows that only point at the provider (a refund,
+    a payment) can be written meanwhile without waiting for it. SQLite's
+    IMMEDIATE transactions already hold the database's write lock, and
+    Django leaves the clause out there.
+    """
+    Provider.objects.select_for_update(no_key=True).filter(pk=provider_id).first()
+
+
 def _time_freed(provider: Provider) -> None:
     time_freed.send(sender=Provider, provider_id=provider.pk)
 
@@ -46,6 +60,7 @@ def replace_weekly_hours(
     Bookings already made keep their times, even outside the new hours.
     """
     with transaction.atomic():
+        lock_provider(provider.pk)
         before = _hours_as_text(provider)
         provider.weekly_hours.all().delete()
         WeeklyHours.objects.bulk_create(
@@ -74,6 +89,7 @@ def add_time_off(
 ) -> TimeOff:
     """Block [start, end) for the provider; bookings in it stay as they are."""
     with transaction.atomic():
+        lock_provider(provider.pk)
         time_off = TimeOff.objects.create(
             provider=provider, start=start, end=end, reason=reason
         )
@@ -91,6 +107,7 @@ def remove_time_off(time_off: TimeOff, actor: Actor) -> None:
     """Give the provider's time off back to bookings."""
     provider = time_off.provider
     with transaction.atomic():
+        lock_provider(provider.pk)
         record_change(
             "provider.time_off_removed",
             provider,
@@ -106,6 +123,7 @@ def set_date_hours(
 ) -> None:
     """Replace the provider's hours on one date; no intervals closes it."""
     with transaction.atomic():
+        lock_provider(provider.pk)
         provider.date_overrides.filter(date=day).delete()
         overrides = [
             DateOverride(provider=provider, date=day, start_time=start, end_time=end)
@@ -127,6 +145,7 @@ def set_date_hours(
 def clear_date_hours(provider: Provider, day: date, actor: Actor) -> None:
     """Let the weekly hours apply again on `day`."""
     with transaction.atomic():
+        lock_provider(provider.pk)
         removed, _ = provider.date_overrides.filter(date=day).delete()
         if removed:
             record_change(

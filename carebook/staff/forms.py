@@ -1,6 +1,6 @@
 """Forms of the provider and front-desk pages."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from django import forms
@@ -12,6 +12,13 @@ from carebook.web.forms import PatientDetailsForm
 
 DATE_INPUT = forms.DateInput(attrs={"type": "date"})
 TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
+
+
+def _bookable_instant(start: datetime) -> datetime:
+    """Return a posted start in UTC, or refuse a date Carebook does not book."""
+    if not is_supported_date(start.date()):
+        raise forms.ValidationError("That date cannot be booked.")
+    return start.astimezone(UTC)
 
 
 def _supported(day):
@@ -77,15 +84,23 @@ class DeskBookingForm(PatientDetailsForm, DeskChoiceForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["email"].help_text = "Confirmation and reminders go here."
+        self.fields["email"].required = False
+        self.fields["email"].help_text = (
+            "Confirmation and reminders go here; without one, the patient gets "
+            "no emails."
+        )
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("email") and not cleaned.get("phone"):
+            self.add_error("email", "Give an email address or a phone number.")
+        return cleaned
 
     def clean_start(self):
         start = self.cleaned_data["start"]
         if start is None:
             raise forms.ValidationError("Choose a time.")
-        if not is_supported_date(start.date()):
-            raise forms.ValidationError("That date cannot be booked.")
-        return start
+        return _bookable_instant(start)
 
 
 class MoveForm(forms.Form):
@@ -94,16 +109,14 @@ class MoveForm(forms.Form):
     start = forms.DateTimeField()
 
     def clean_start(self):
-        start = self.cleaned_data["start"]
-        if not is_supported_date(start.date()):
-            raise forms.ValidationError("That date cannot be booked.")
-        return start
+        return _bookable_instant(self.cleaned_data["start"])
 
 
 class WeeklyHoursForm(forms.Form):
     """One working interval of a weekday."""
 
-    weekday = forms.TypedChoiceField(choices=Weekday.choices, coerce=int)
+    # A new row starts with no day, so a row left alone adds nothing.
+    weekday = forms.TypedChoiceField(choices=[("", "—"), *Weekday.choices], coerce=int)
     start_time = forms.TimeField(widget=TIME_INPUT)
     end_time = forms.TimeField(
         widget=TIME_INPUT,
@@ -163,12 +176,14 @@ class TimeOffForm(forms.Form):
         cleaned = super().clean()
         if self.errors:
             return cleaned
+        # Compared as instants: two wall times in one zone compare by the
+        # clock alone, which a change of the clocks can turn around.
         cleaned["start"] = datetime.combine(
             cleaned["start_day"], cleaned["start_time"], tzinfo=self.zone
-        )
+        ).astimezone(UTC)
         cleaned["end"] = datetime.combine(
             cleaned["end_day"], cleaned["end_time"], tzinfo=self.zone
-        )
+        ).astimezone(UTC)
         if cleaned["end"] <= cleaned["start"]:
             self.add_error("end_time", "Time off must end after it starts.")
         return cleaned
@@ -180,7 +195,11 @@ class DateHoursForm(forms.Form):
     date = forms.DateField(widget=DATE_INPUT)
     is_closed = forms.BooleanField(required=False, label="Closed all day")
     start_time = forms.TimeField(required=False, widget=TIME_INPUT)
-    end_time = forms.TimeField(required=False, widget=TIME_INPUT)
+    end_time = forms.TimeField(
+        required=False,
+        widget=TIME_INPUT,
+        help_text="At or before the start: runs past midnight.",
+    )
 
     def clean_date(self):
         return _supported(self.cleaned_data["date"])

@@ -23,7 +23,7 @@ from carebook.bookings.models import Booking
 from carebook.payments.models import Payment
 from carebook.payments.services import checkout_url
 from carebook.practice import services as practice_services
-from carebook.practice.models import Practice, Provider, Service, TimeOff
+from carebook.practice.models import Practice, Provider, Service, TimeOff, Weekday
 from carebook.scheduling import Interval
 from carebook.staff.forms import (
     DateHoursForm,
@@ -244,7 +244,7 @@ def move_booking(request, reference: str):
 
     slots = [
         slot
-        for slot in _desk_slots(service, day, practice)
+        for slot in _desk_slots(service, day, practice, moving=booking)
         if slot.start != booking.start
     ]
     return _render(
@@ -330,13 +330,23 @@ def _chosen_service_and_day(form) -> tuple:
     return form.cleaned_data.get("service"), form.cleaned_data.get("day")
 
 
-def _desk_slots(service: Service | None, day: date | None, practice) -> list:
-    """Return the free times of the chosen service on the chosen day."""
+def _desk_slots(
+    service: Service | None, day: date | None, practice, moving=None
+) -> list:
+    """Return the free times of the chosen service on the chosen day.
+
+    For a booking being moved, its own time counts as free.
+    """
     if service is None or day is None:
         return []
     zone = ZoneInfo(practice.timezone)
     window = Interval(_day_start(day, zone), _day_start(day + timedelta(days=1), zone))
-    return find_free_slots(service.provider, service.appointment_type, window)
+    return find_free_slots(
+        service.provider,
+        service.appointment_type,
+        window,
+        exclude_booking_id=moving.pk if moving else None,
+    )
 
 
 def _next_free_slot(service: Service | None, day: date | None, practice):
@@ -456,7 +466,37 @@ def save_weekly_hours(request, provider_id: int):
         provider, intervals, Actor.for_request(request)
     )
     messages.success(request, f"Weekly hours of {provider.name} saved.")
+    overnight = [
+        f"{Weekday(interval.weekday).label} {interval.start_time:%H:%M}–"
+        f"{interval.end_time:%H:%M}"
+        for interval in intervals
+        if interval.end_time <= interval.start_time
+    ]
+    if overnight:
+        messages.warning(
+            request,
+            f"These hours run past midnight into the next day: {', '.join(overnight)}.",
+        )
     return redirect("staff:hours", provider_id=provider.pk)
+
+
+def _day_label(day: date) -> str:
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def _warn_of_bookings_on(request, provider: Provider, day: date) -> None:
+    """Name the bookings of a date whose hours changed: they stay booked."""
+    zone = ZoneInfo(provider.zone_name)
+    on_the_day = practice_services.bookings_during(
+        provider, _day_start(day, zone), _day_start(day + timedelta(days=1), zone)
+    )
+    if on_the_day:
+        references = ", ".join(booking.reference for booking in on_the_day)
+        messages.warning(
+            request,
+            f"These bookings on {_day_label(day)} stay booked until moved or "
+            f"cancelled: {references}.",
+        )
 
 
 @login_required
@@ -509,7 +549,11 @@ def set_date_hours(request, provider_id: int):
         form.intervals,
         Actor.for_request(request),
     )
-    messages.success(request, f"Hours of {form.cleaned_data['date']} saved.")
+    day = form.cleaned_data["date"]
+    messages.success(request, f"Hours of {_day_label(day)} saved.")
+    if any(end <= start for start, end in form.intervals):
+        messages.warning(request, "These hours run past midnight into the next day.")
+    _warn_of_bookings_on(request, provider, day)
     return redirect("staff:hours", provider_id=provider.pk)
 
 
@@ -522,5 +566,5 @@ def clear_date_hours(request, provider_id: int, day: str):
     except ValueError:
         raise Http404("Not a date.") from None
     practice_services.clear_date_hours(provider, parsed, Actor.for_request(request))
-    messages.success(request, f"Weekly hours apply again on {parsed}.")
+    messages.success(request, f"Weekly hours apply again on {_day_label(parsed)}.")
     return redirect("staff:hours", provider_id=provider.pk)

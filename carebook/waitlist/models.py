@@ -1,6 +1,7 @@
 """The waitlist: patients waiting for a time to come free, and the offers."""
 
 from django.db import models
+from django.db.models.functions import Lower
 
 from carebook.bookings.models import Booking, make_token
 from carebook.practice.models import AppointmentType, Provider
@@ -53,6 +54,14 @@ class WaitlistEntry(models.Model):
                 condition=models.Q(last_day__gte=models.F("first_day")),
                 name="waitlist_days_in_order",
             ),
+            # One place at a time for each address, provider and type.
+            models.UniqueConstraint(
+                Lower("patient_email"),
+                models.F("provider"),
+                models.F("appointment_type"),
+                condition=models.Q(status="waiting"),
+                name="waitlist_one_place_per_patient",
+            ),
         ]
 
     def __str__(self):
@@ -91,7 +100,7 @@ class WaitlistOffer(models.Model):
     class Meta:
         ordering = ["-offered_at"]
         constraints = [
-            # One time at a time for each patient in line.
+            # One time at a time for each place in line.
             models.UniqueConstraint(
                 fields=["entry"],
                 condition=models.Q(status="open"),

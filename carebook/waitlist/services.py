@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from carebook.audit.services import JOB, Actor, record_change
 from carebook.bookings import services as bookings
-from carebook.bookings.availability import find_free_slots
+from carebook.bookings.availability import find_free_slots, has_working_time
 from carebook.bookings.models import Booking, hash_token, make_token
 from carebook.notifications import services as notifications
 from carebook.practice.models import Service
@@ -38,6 +38,12 @@ class WaitlistError(Exception):
     def __init__(self, message: str, field: str = ""):
         super().__init__(message)
         self.field = field
+
+
+ALREADY_WAITING = (
+    "This email address is already on this waitlist; its link in the email "
+    "lets you leave it, and then join for other days."
+)
 
 
 class OfferClosed(WaitlistError):
@@ -72,8 +78,9 @@ def _check_days(service: Service, first_day, last_day, zone_name: str, now) -> N
     if last_day < first_day:
         raise WaitlistError("The last day comes before the first.", "last_day")
     if last_day > last_bookable.date():
+        last = last_bookable.date()
         raise WaitlistError(
-            f"Bookings open only up to {last_bookable.date():%d %B %Y}.", "last_day"
+            f"Bookings open only up to {last.day} {last:%B %Y}.", "last_day"
         )
 
 
@@ -90,8 +97,9 @@ def join_waitlist(
 ) -> JoinedEntry:
     """Put a patient in line for a provider's service on a range of days.
 
-    Refused while any of those days still has a free time: the patient
-    books that instead.
+    Refused while any of those days still has a free time (the patient
+    books that instead), and while the same email address already waits
+    for this provider and type.
     """
     now = now or timezone.now()
     _check_days(service, first_day, last_day, patient_timezone, now)
@@ -100,31 +108,48 @@ def join_waitlist(
         raise WaitlistError(
             "There are still free times on these days: please book one of them."
         )
+    if not has_working_time(service.provider, service.appointment_type, window, now):
+        raise WaitlistError(
+            f"{service.provider.name} does not see patients on these days: "
+            "please choose other days."
+        )
+    already = WaitlistEntry.objects.filter(
+        provider=service.provider,
+        appointment_type=service.appointment_type,
+        patient_email__iexact=patient.email,
+        status=WaitlistEntry.Status.WAITING,
+    )
+    if already.exists():
+        raise WaitlistError(ALREADY_WAITING, "email")
 
     token_salt = secrets.token_hex(16)
     token = make_token(token_salt, TOKEN_PURPOSE)
-    with transaction.atomic():
-        entry = WaitlistEntry.objects.create(
-            provider=service.provider,
-            appointment_type=service.appointment_type,
-            first_day=first_day,
-            last_day=last_day,
-            patient_name=patient.name,
-            patient_email=patient.email,
-            patient_phone=patient.phone,
-            patient_timezone=patient_timezone,
-            patient_language=patient_language,
-            token_hash=hash_token(token),
-            token_salt=token_salt,
-            joined_at=now,
-        )
-        record_change(
-            "waitlist.joined",
-            entry,
-            actor,
-            {"first_day": first_day.isoformat(), "last_day": last_day.isoformat()},
-        )
-        notifications.notify_waitlist_joined(entry)
+    try:
+        with transaction.atomic():
+            entry = WaitlistEntry.objects.create(
+                provider=service.provider,
+                appointment_type=service.appointment_type,
+                first_day=first_day,
+                last_day=last_day,
+                patient_name=patient.name,
+                patient_email=patient.email,
+                patient_phone=patient.phone,
+                patient_timezone=patient_timezone,
+                patient_language=patient_language,
+                token_hash=hash_token(token),
+                token_salt=token_salt,
+                joined_at=now,
+            )
+            record_change(
+                "waitlist.joined",
+                entry,
+                actor,
+                {"first_day": first_day.isoformat(), "last_day": last_day.isoformat()},
+            )
+            notifications.notify_waitlist_joined(entry)
+    except IntegrityError:
+        # The same address joined a moment ago, from another request.
+        raise WaitlistError(ALREADY_WAITING, "email") from None
     logger.info("Waitlist entry %s joined for provider %s", entry.pk, entry.provider_id)
     return JoinedEntry(entry, token)
 
@@ -133,18 +158,20 @@ def offer_free_times(provider_id: int, now: datetime | None = None) -> int:
     """Offer the provider's free times to the patients in line; return how many.
 
     Safe to run twice at once: an offer is a held booking, so two offers
-    never hold one time, and each patient has at most one open offer.
+    never hold one time, and each place in line has at most one open offer.
     """
     now = now or timezone.now()
-    _close_finished_offers(provider_id, now)
+    settle_offers(provider_id, now)
     waiting = WaitlistEntry.objects.filter(
-        provider_id=provider_id, status=WaitlistEntry.Status.WAITING
+        provider_id=provider_id,
+        provider__is_active=True,
+        status=WaitlistEntry.Status.WAITING,
     ).select_related("provider__practice", "appointment_type__practice")
 
     offered = 0
     for entry in waiting:
         if _has_ended(entry, now):
-            _end_entry(entry)
+            _end_entry(entry, now)
         elif not entry.offers.filter(status=WaitlistOffer.Status.OPEN).exists():
             offered += _offer_first_free_time(entry, now)
     return offered
@@ -154,30 +181,100 @@ def _has_ended(entry: WaitlistEntry, now: datetime) -> bool:
     return entry.last_day < now.astimezone(ZoneInfo(entry.patient_timezone)).date()
 
 
-def _end_entry(entry: WaitlistEntry) -> None:
-    changed = WaitlistEntry.objects.filter(
-        pk=entry.pk, status=WaitlistEntry.Status.WAITING
-    ).update(status=WaitlistEntry.Status.ENDED)
-    if changed:
+def _end_entry(entry: WaitlistEntry, now: datetime) -> None:
+    """End a place whose days have passed, with any offer still open."""
+    with transaction.atomic():
+        entry = _lock_entry(entry.pk)
+        if entry.status != WaitlistEntry.Status.WAITING:
+            return
+        entry.status = WaitlistEntry.Status.ENDED
+        entry.save(update_fields=["status", "updated_at"])
         record_change("waitlist.ended", entry, JOB)
+        for offer in entry.offers.filter(status=WaitlistOffer.Status.OPEN):
+            _lapse(offer, now)
 
 
-def _close_finished_offers(provider_id: int, now: datetime) -> None:
-    """Mark lapsed the open offers whose hold has ended unclaimed."""
-    open_offers = WaitlistOffer.objects.filter(
-        entry__provider_id=provider_id, status=WaitlistOffer.Status.OPEN
-    ).select_related("booking")
-    for offer in open_offers:
-        booking = offer.booking
+def _lock_entry(entry_id: int) -> WaitlistEntry:
+    """Lock a place in line; every waitlist change locks it first."""
+    return (
+        WaitlistEntry.objects.select_for_update(of=("self",))
+        .select_related("provider__practice", "appointment_type__practice")
+        .get(pk=entry_id)
+    )
+
+
+def _lock_offer(offer_id: int) -> WaitlistOffer:
+    return (
+        WaitlistOffer.objects.select_for_update(of=("self",))
+        .select_related("booking")
+        .get(pk=offer_id)
+    )
+
+
+def settle_offers(provider_id: int, now: datetime | None = None) -> None:
+    """Bring the provider's offers in line with their held bookings.
+
+    1. An open offer whose hold ended unclaimed has lapsed.
+    2. An open offer whose booking went on to payment or confirmation
+       another way was claimed.
+    3. A claimed offer whose booking expired unpaid puts its patient back
+       in line, for other times.
+    """
+    now = now or timezone.now()
+    offers = WaitlistOffer.objects.filter(
+        entry__provider_id=provider_id,
+        status__in=(WaitlistOffer.Status.OPEN, WaitlistOffer.Status.CLAIMED),
+    ).exclude(
+        status=WaitlistOffer.Status.CLAIMED,
+        booking__status__in=(*Booking.HOLDING_STATUSES, Booking.Status.CANCELLED),
+    )
+    for offer_id, entry_id in list(offers.values_list("pk", "entry_id")):
+        with transaction.atomic():
+            entry = _lock_entry(entry_id)
+            offer = _lock_offer(offer_id)
+            _settle_offer(entry, offer, now)
+
+
+def _settle_offer(entry: WaitlistEntry, offer: WaitlistOffer, now: datetime) -> None:
+    booking = offer.booking
+    if offer.status == WaitlistOffer.Status.OPEN:
         if booking.status == Booking.Status.HELD and not booking.is_hold_expired(now):
-            continue
-        bookings.expire_booking(booking.pk, JOB, now)
-        changed = WaitlistOffer.objects.filter(
-            pk=offer.pk, status=WaitlistOffer.Status.OPEN
-        ).update(status=WaitlistOffer.Status.LAPSED)
-        if changed:
-            record_change("waitlist.offer_lapsed", offer.entry, JOB)
-            logger.info("Waitlist offer %s lapsed", offer.pk)
+            return
+        if booking.status in (Booking.Status.HELD, Booking.Status.EXPIRED):
+            _lapse(offer, now)
+        else:
+            _mark_claimed(entry, offer, JOB)
+    elif (
+        booking.status == Booking.Status.EXPIRED
+        and entry.status == WaitlistEntry.Status.BOOKED
+    ):
+        offer.status = WaitlistOffer.Status.LAPSED
+        offer.save(update_fields=["status"])
+        entry.status = WaitlistEntry.Status.WAITING
+        entry.save(update_fields=["status", "updated_at"])
+        record_change("waitlist.claim_unpaid", entry, JOB)
+
+
+def _lapse(offer: WaitlistOffer, now: datetime) -> None:
+    """End an open offer unclaimed, freeing its held time."""
+    offer.status = WaitlistOffer.Status.LAPSED
+    offer.save(update_fields=["status"])
+    if offer.booking.is_hold_expired(now):
+        bookings.expire_booking(offer.booking_id, JOB, now)
+    elif offer.booking.status == Booking.Status.HELD:
+        bookings.release_hold(offer.booking, JOB, now)
+    record_change("waitlist.offer_lapsed", offer.entry, JOB)
+    logger.info("Waitlist offer %s lapsed", offer.pk)
+
+
+def _mark_claimed(entry: WaitlistEntry, offer: WaitlistOffer, actor: Actor) -> None:
+    offer.status = WaitlistOffer.Status.CLAIMED
+    offer.save(update_fields=["status"])
+    entry.status = WaitlistEntry.Status.BOOKED
+    entry.save(update_fields=["status", "updated_at"])
+    record_change(
+        "waitlist.claimed", entry, actor, {"booking": offer.booking.reference}
+    )
 
 
 def _offer_first_free_time(entry: WaitlistEntry, now: datetime) -> int:
@@ -192,22 +289,32 @@ def _offer_first_free_time(entry: WaitlistEntry, now: datetime) -> int:
         if slot.start in offered_before:
             continue
         try:
-            _hold_for_entry(entry, slot.start, now)
+            return _hold_for_entry(entry, slot.start, now)
         except bookings.SlotUnavailable:
             continue
+        except bookings.NotOffered:
+            # The provider stopped offering this type: nothing to offer.
+            return 0
         except IntegrityError:
             # Another worker has just offered this patient a time.
             return 0
-        return 1
     return 0
 
 
-def _hold_for_entry(entry: WaitlistEntry, start: datetime, now: datetime) -> None:
-    """Hold `start` for the entry and send the patient their claim link."""
+def _hold_for_entry(entry: WaitlistEntry, start: datetime, now: datetime) -> int:
+    """Hold `start` for the entry and send the patient their claim link.
+
+    Returns 0 when the entry stopped waiting or got an offer meanwhile.
+    """
     claim_until = min(
         now + timedelta(minutes=settings.CAREBOOK_WAITLIST_CLAIM_MINUTES), start
     )
     with transaction.atomic():
+        entry = _lock_entry(entry.pk)
+        is_open = entry.offers.filter(status=WaitlistOffer.Status.OPEN).exists()
+        if entry.status != WaitlistEntry.Status.WAITING or is_open:
+            return 0
+
         held = bookings.hold_slot(
             provider=entry.provider,
             appointment_type=entry.appointment_type,
@@ -239,20 +346,24 @@ def _hold_for_entry(entry: WaitlistEntry, start: datetime, now: datetime) -> Non
         )
         notifications.notify_waitlist_offer(offer)
     logger.info("Waitlist offer %s made to entry %s", offer.pk, entry.pk)
+    return 1
 
 
 def claim_offer(offer: WaitlistOffer, actor: Actor, now=None) -> Booking:
-    """Book the offered time for its patient: on to payment, or confirmed."""
+    """Book the offered time for its patient: on to payment, or confirmed.
+
+    From here the booking is the patient's own checkout: it counts as made
+    on the web, from the moment of the claim.
+    """
     now = now or timezone.now()
     with transaction.atomic():
-        offer = (
-            WaitlistOffer.objects.select_for_update()
-            .select_related("entry", "booking")
-            .get(pk=offer.pk)
-        )
+        entry = _lock_entry(offer.entry_id)
+        offer = _lock_offer(offer.pk)
         if offer.status != WaitlistOffer.Status.OPEN:
             raise OfferClosed("This time is no longer held for you.")
-        entry = offer.entry
+        Booking.objects.filter(pk=offer.booking_id).update(
+            source=Booking.Source.WEB, held_at=now
+        )
         patient = bookings.PatientDetails(
             entry.patient_name, entry.patient_email, entry.patient_phone
         )
@@ -262,12 +373,7 @@ def claim_offer(offer: WaitlistOffer, actor: Actor, now=None) -> Booking:
             )
         except bookings.WrongState:
             raise OfferClosed("This time is no longer held for you.") from None
-
-        offer.status = WaitlistOffer.Status.CLAIMED
-        offer.save(update_fields=["status"])
-        entry.status = WaitlistEntry.Status.BOOKED
-        entry.save(update_fields=["status", "updated_at"])
-        record_change("waitlist.claimed", entry, actor, {"booking": booking.reference})
+        _mark_claimed(entry, offer, actor)
     logger.info("Waitlist offer %s claimed", offer.pk)
     return booking
 
@@ -275,26 +381,32 @@ def claim_offer(offer: WaitlistOffer, actor: Actor, now=None) -> Booking:
 def decline_offer(offer: WaitlistOffer, actor: Actor) -> None:
     """Give the offered time up, so the next in line is offered it."""
     with transaction.atomic():
-        offer = WaitlistOffer.objects.select_for_update().get(pk=offer.pk)
-        if offer.status != WaitlistOffer.Status.OPEN:
-            raise OfferClosed("This time is no longer held for you.")
-        offer.status = WaitlistOffer.Status.DECLINED
-        offer.save(update_fields=["status"])
-        bookings.release_hold(offer.booking, actor)
-        record_change("waitlist.offer_declined", offer.entry, actor)
+        _lock_entry(offer.entry_id)
+        _decline(_lock_offer(offer.pk), actor)
+
+
+def _decline(offer: WaitlistOffer, actor: Actor) -> None:
+    if offer.status != WaitlistOffer.Status.OPEN:
+        raise OfferClosed("This time is no longer held for you.")
+    offer.status = WaitlistOffer.Status.DECLINED
+    offer.save(update_fields=["status"])
+    bookings.release_hold(offer.booking, actor)
+    record_change("waitlist.offer_declined", offer.entry, actor)
 
 
 def leave_waitlist(entry: WaitlistEntry, actor: Actor) -> None:
     """Take the patient out of the line, giving up any time held for them."""
     with transaction.atomic():
-        entry = WaitlistEntry.objects.select_for_update().get(pk=entry.pk)
+        entry = _lock_entry(entry.pk)
         if entry.status != WaitlistEntry.Status.WAITING:
             raise WaitlistError("You are no longer on this waitlist.")
         entry.status = WaitlistEntry.Status.LEFT
         entry.save(update_fields=["status", "updated_at"])
         record_change("waitlist.left", entry, actor)
-        for offer in entry.offers.filter(status=WaitlistOffer.Status.OPEN):
-            decline_offer(offer, actor)
+        for offer_id in entry.offers.filter(
+            status=WaitlistOffer.Status.OPEN
+        ).values_list("pk", flat=True):
+            _decline(_lock_offer(offer_id), actor)
 
 
 def end_past_entries(now: datetime | None = None) -> int:
@@ -308,7 +420,7 @@ def end_past_entries(now: datetime | None = None) -> int:
     )
     ended = [entry for entry in candidates if _has_ended(entry, now)]
     for entry in ended:
-        _end_entry(entry)
+        _end_entry(entry, now)
     return len(ended)
 
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from huey import crontab
 from huey.contrib.djhuey import db_periodic_task, db_task
 
-from carebook.waitlist.models import WaitlistEntry
+from carebook.waitlist.models import WaitlistEntry, WaitlistOffer
 from carebook.waitlist.services import end_past_entries, offer_free_times
 
 logger = logging.getLogger(__name__)
@@ -37,13 +37,23 @@ def sweep_waitlist() -> int:
     Returns how many offers were made.
     """
     end_past_entries()
-    providers = (
-        WaitlistEntry.objects.filter(status=WaitlistEntry.Status.WAITING)
-        .order_by()
-        .values_list("provider_id", flat=True)
-        .distinct()
+    waiting = WaitlistEntry.objects.filter(status=WaitlistEntry.Status.WAITING)
+    offered_to = WaitlistOffer.objects.filter(
+        status__in=(WaitlistOffer.Status.OPEN, WaitlistOffer.Status.CLAIMED)
     )
-    offered = sum(offer_free_times(provider_id) for provider_id in providers)
+    providers = set(
+        waiting.order_by().values_list("provider_id", flat=True).distinct()
+    ) | set(
+        offered_to.order_by().values_list("entry__provider_id", flat=True).distinct()
+    )
+
+    offered = 0
+    for provider_id in sorted(providers):
+        # One provider's trouble must not stop the others' offers.
+        try:
+            offered += offer_free_times(provider_id)
+        except Exception:
+            logger.exception("Waitlist sweep failed for provider %s", provider_id)
     if offered:
         logger.info("Waitlist sweep made %s offers", offered)
     return offered

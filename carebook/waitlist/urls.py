@@ -1,12 +1,13 @@
 from django.urls import path
 
+import carebook.converters  # noqa: F401  (registers the path converters)
 from carebook.waitlist import views
 
 app_name = "waitlist"
 
 urlpatterns = [
     path(
-        "join/<int:provider_id>/<slug:type_slug>/",
+        "join/<id:provider_id>/<slug:type_slug>/",
         views.join_page,
         name="join",
     ),

@@ -1,6 +1,6 @@
 """Waitlist pages: join, see or leave a place in line, claim an offered time."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 from zoneinfo import ZoneInfo
 
 from django.http import Http404
@@ -19,6 +19,13 @@ from carebook.web.views import get_service_or_404, next_step
 DAYS_SUGGESTED = 7
 
 
+def _parse_day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
 def join_page(request, provider_id: int, type_slug: str):
     """Ask for the days and contact details of a new place in line."""
     service = get_service_or_404(provider_id, type_slug)
@@ -26,11 +33,13 @@ def join_page(request, provider_id: int, type_slug: str):
     if not is_zone(zone_name):
         zone_name = service.provider.zone_name
     today = timezone.now().astimezone(ZoneInfo(zone_name)).date()
+    # The week the patient was looking at, when the slot picker says.
+    first_day = max(_parse_day(request.GET.get("from")) or today, today)
     form = JoinForm(
         request.POST or None,
         initial={
-            "first_day": today,
-            "last_day": today + timedelta(days=DAYS_SUGGESTED - 1),
+            "first_day": first_day,
+            "last_day": first_day + timedelta(days=DAYS_SUGGESTED - 1),
             "timezone": zone_name,
         },
     )
@@ -54,7 +63,14 @@ def join_page(request, provider_id: int, type_slug: str):
     return render(
         request,
         "waitlist/join.html",
-        {"service": service, "provider": service.provider, "form": form},
+        {
+            "service": service,
+            "provider": service.provider,
+            "form": form,
+            "zone_name": form.cleaned_data["timezone"]
+            if form.is_bound and "timezone" in getattr(form, "cleaned_data", {})
+            else zone_name,
+        },
         status=422 if request.method == "POST" else 200,
     )
 

@@ -1,9 +1,10 @@
 """Forms of the patient pages."""
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django import forms
 
+from carebook.contact import clean_phone
 from carebook.timezones import all_zones, is_supported_date, is_zone
 
 
@@ -21,7 +22,14 @@ class PatientDetailsForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["name"].widget.attrs["autocomplete"] = "name"
         self.fields["email"].widget.attrs["autocomplete"] = "email"
-        self.fields["phone"].widget.attrs.update(autocomplete="tel", type="tel")
+        self.fields["phone"].widget.input_type = "tel"
+        self.fields["phone"].widget.attrs["autocomplete"] = "tel"
+
+    def clean_phone(self):
+        try:
+            return clean_phone(self.cleaned_data["phone"])
+        except ValueError as refused:
+            raise forms.ValidationError(str(refused)) from None
 
 
 class HoldForm(forms.Form):
@@ -40,7 +48,8 @@ class HoldForm(forms.Form):
             raise forms.ValidationError("The time needs its UTC offset.")
         if not is_supported_date(start.date()):
             raise forms.ValidationError("That date cannot be booked.")
-        return start
+        # Python takes offsets PostgreSQL refuses (beyond ±15:59).
+        return start.astimezone(UTC)
 
     def clean_timezone(self):
         zone = self.cleaned_data["timezone"]

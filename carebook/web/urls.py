@@ -1,19 +1,20 @@
 from django.urls import path
 
+import carebook.converters  # noqa: F401  (registers the path converters)
 from carebook.web import views
 
 app_name = "web"
 
 urlpatterns = [
     path("", views.home, name="home"),
-    path("providers/<int:provider_id>/", views.provider_page, name="provider"),
+    path("providers/<id:provider_id>/", views.provider_page, name="provider"),
     path(
-        "providers/<int:provider_id>/book/<slug:type_slug>/",
+        "providers/<id:provider_id>/book/<slug:type_slug>/",
         views.slot_picker,
         name="slots",
     ),
     path(
-        "providers/<int:provider_id>/book/<slug:type_slug>/hold/",
+        "providers/<id:provider_id>/book/<slug:type_slug>/hold/",
         views.hold,
         name="hold",
     ),

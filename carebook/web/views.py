@@ -5,7 +5,9 @@ from datetime import date, datetime, time, timedelta
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
+from django.contrib import messages
 from django.core import signing
+from django.db.models import Sum
 from django.http import Http404, HttpResponseRedirect
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,13 +20,14 @@ from carebook.bookings import services
 from carebook.bookings.availability import find_free_slots
 from carebook.bookings.models import Booking
 from carebook.payments import stripe_flow
-from carebook.payments.models import Payment
+from carebook.payments.models import Payment, Refund
 from carebook.payments.services import checkout_url
 from carebook.practice.models import Practice, Provider, Service
 from carebook.scheduling import Interval
 from carebook.timezones import is_zone
 from carebook.web.forms import HoldForm, PatientDetailsForm, zone_choices
 from carebook.web.links import booking_url
+from carebook.web.templatetags.carebook import local_day, local_time
 
 DAYS_SHOWN = 7
 JOURNEY_SALT = "carebook.web.journey"
@@ -71,13 +74,18 @@ def slot_picker(
     context = _week_of_slots(request, service) | {
         "error": error,
         "slot_action": reverse("web:hold", args=[provider_id, type_slug]),
+        "offers_waitlist": True,
     }
     template = "web/_slots.html" if request.htmx else "web/slots.html"
     return render(request, template, context, status=status)
 
 
-def _week_of_slots(request, service: Service) -> dict:
-    """Return the free times of a week, in the zone the request asks for."""
+def _week_of_slots(request, service: Service, moving: Booking | None = None) -> dict:
+    """Return the free times of a week, in the zone the request asks for.
+
+    For a booking being moved, its own time counts as free, but its current
+    start is not offered.
+    """
     provider = service.provider
     zone_name = request.GET.get("tz", "")
     if not is_zone(zone_name):
@@ -94,7 +102,14 @@ def _week_of_slots(request, service: Service) -> dict:
         datetime.combine(first_day, time(0), tzinfo=zone),
         datetime.combine(first_day + timedelta(days=DAYS_SHOWN), time(0), tzinfo=zone),
     )
-    slots = find_free_slots(provider, service.appointment_type, window)
+    slots = find_free_slots(
+        provider,
+        service.appointment_type,
+        window,
+        exclude_booking_id=moving.pk if moving else None,
+    )
+    if moving is not None:
+        slots = [slot for slot in slots if slot.start != moving.start]
     return {
         "provider": provider,
         "service": service,
@@ -184,6 +199,9 @@ def details(request, token: str):
     booking = _get_booking(token)
     if booking.status != Booking.Status.HELD:
         return next_step(booking, token)
+    if booking.source == Booking.Source.WAITLIST:
+        # A time held for a patient in line is booked from its offer page.
+        return redirect("waitlist:offer", token=token)
 
     form = PatientDetailsForm(request.POST or None)
     error = ""
@@ -243,6 +261,7 @@ def booking_page(request, token: str):
             "is_refunded": booking.payments.filter(
                 status=Payment.Status.REFUNDED
             ).exists(),
+            "refunding": _refunding(booking),
             "cancel_refusal": services.patient_change_refusal(
                 booking, services.CANCELLING
             ),
@@ -253,6 +272,7 @@ def booking_page(request, token: str):
             "move_deadline": services.patient_change_deadline(booking, services.MOVING),
             "can_pay_later": booking.status == Booking.Status.CONFIRMED
             and booking.payment_plan == Booking.PaymentPlan.LATER
+            and booking.online_amount > 0
             and not booking.payments.filter(status=Payment.Status.SUCCEEDED).exists(),
         },
     )
@@ -310,15 +330,23 @@ def reschedule_page(request, token: str):
             error, status = "Please choose a time again.", 400
         else:
             try:
-                services.reschedule_by_patient(booking, form.cleaned_data["start"])
+                booking = services.reschedule_by_patient(
+                    booking, form.cleaned_data["start"]
+                )
             except services.SlotUnavailable:
                 error = (
                     "Sorry, that time is no longer available. Please choose another."
                 )
                 status = 409
-            except services.WrongState as exc:
+            except services.BookingError as exc:
                 error, status = str(exc), 409
             else:
+                zone = booking.patient_timezone
+                messages.success(
+                    request,
+                    f"Your appointment has moved to {local_day(booking.start, zone)}, "
+                    f"{local_time(booking.start, zone)} ({zone}).",
+                )
                 return redirect("web:booking", token=token)
 
     context = {"booking": booking, "token": token, "error": error}
@@ -327,13 +355,21 @@ def reschedule_page(request, token: str):
         context["refusal"] = refusal
     else:
         service = get_service_or_404(booking.provider_id, booking.appointment_type.slug)
-        context |= _week_of_slots(request, service) | {
+        context |= _week_of_slots(request, service, moving=booking) | {
             "slot_action": reverse("web:reschedule", args=[token]),
         }
     template = (
         "web/_slots.html" if request.htmx and not refusal else "web/reschedule.html"
     )
     return render(request, template, context, status=status)
+
+
+def _refunding(booking: Booking) -> int:
+    """Return what is being or has been given back to the patient."""
+    refunds = Refund.objects.filter(payment__booking=booking).exclude(
+        status=Refund.Status.FAILED
+    )
+    return refunds.aggregate(total=Sum("amount"))["total"] or 0
 
 
 def _paid_online(booking: Booking) -> int:

@@ -14,6 +14,7 @@ from django.test import Client
 
 from carebook.audit.models import AuditEntry
 from carebook.bookings.models import Booking
+from carebook.payments.models import Refund
 from tests.factories import make_booking
 
 ATTEMPTS = 20
@@ -152,3 +153,75 @@ def test_two_bookings_moved_to_one_time_at_once_get_it_once(
     )
     assert loser.start in (first.start, second.start)
     assert loser.sequence == 0
+
+
+ROUNDS = 3
+PAID_CARD = {"card_number": "4242 4242 4242 4242", "expiry": "12/30", "cvc": "123"}
+
+
+def booked_through_the_api(provider, start: str, pay: bool = True) -> dict:
+    client = Client()
+    answer = client.post(
+        "/api/v1/bookings",
+        request_for(provider, "consultation", start, 0),
+        content_type="application/json",
+    ).json()
+    if pay:
+        client.post(answer["payment_url"], PAID_CARD)
+    return answer
+
+
+def test_a_cancel_and_moves_at_once_never_fail(provider, now, settings):
+    settings.STRIPE_SECRET_KEY = ""
+    for day in range(8, 8 + ROUNDS):
+        answer = booked_through_the_api(provider, f"2026-12-{day:02}T09:00:00Z")
+        link = f"/booking/{answer['token']}"
+        moves = [
+            (f"{link}/reschedule/", {"start": f"2026-12-{day:02}T{hour}:00:00+00:00"})
+            for hour in (11, 14, 15)
+        ]
+        for _, form in moves:
+            form["timezone"] = "Europe/Dublin"
+
+        statuses = race_posts([(f"{link}/cancel/", {}), *moves])
+
+        assert set(statuses) <= {302, 409}
+        assert statuses[0] == 302
+        booking = Booking.objects.get(reference=answer["reference"])
+        assert booking.status == Booking.Status.CANCELLED
+        assert list(
+            Refund.objects.filter(payment__booking=booking).values_list(
+                "amount", flat=True
+            )
+        ) == [8000]
+
+
+def test_a_cancel_and_a_payment_at_once_never_fail(provider, now, settings):
+    settings.STRIPE_SECRET_KEY = ""
+    for day in range(8, 8 + ROUNDS):
+        answer = booked_through_the_api(
+            provider, f"2026-12-{day:02}T09:00:00Z", pay=False
+        )
+
+        statuses = race_posts(
+            [
+                (f"/booking/{answer['token']}/cancel/", {}),
+                (answer["payment_url"], PAID_CARD),
+            ]
+        )
+
+        booking = Booking.objects.get(reference=answer["reference"])
+        assert booking.status == Booking.Status.CANCELLED
+        refunds = list(
+            Refund.objects.filter(payment__booking=booking).values_list(
+                "amount", "reason"
+            )
+        )
+        if statuses == [302, 302]:
+            # Paid, then cancelled: the whole payment goes back, once.
+            assert refunds == [(8000, "cancellation")]
+        else:
+            # Cancelled first: the card page had closed and took nothing.
+            assert statuses == [302, 200]
+            assert refunds == []
+            assert booking.payments.get().status == "cancelled"

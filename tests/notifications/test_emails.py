@@ -173,10 +173,11 @@ class VisibleHtml(HTMLParser):
 
 
 def every_email(client, provider, delivered, now, **booking_fields) -> dict:
-    """Book, pay, move, be reminded and cancel: all seven emails, in order.
+    """Book, pay, move, be reminded and cancel: all eight emails, in order.
 
     The messages arrive as: confirmation, provider's notice, receipt, new
-    time, reminder, cancellation, provider's cancellation notice.
+    time, provider's notice of the move, reminder, cancellation, provider's
+    cancellation notice.
     """
     with delivered():
         answer = book(client, provider, **booking_fields)
@@ -352,6 +353,7 @@ def test_provider_emails_carry_no_patient_link_or_contact_details(
     to_provider = [m for m in smtp_server.messages if m["To"] == PROVIDER_EMAIL]
     assert [subject_of(m) for m in to_provider] == [
         f"New booking on Wednesday 9 December 2026 ({answer['reference']})",
+        f"Moved to Thursday 10 December 2026 ({answer['reference']})",
         f"Cancelled: appointment on Thursday 10 December 2026 ({answer['reference']})",
     ]
     for message in to_provider:
@@ -398,7 +400,20 @@ def test_moved_booking_sends_the_patient_the_new_time(
         (
             PATIENT_EMAIL,
             f"Your appointment with Dr Ada Lovelace has a new time ({reference})",
-        )
+        ),
+        (PROVIDER_EMAIL, f"Moved to Thursday 10 December 2026 ({reference})"),
+    ]
+    assert text_lines(smtp_server.messages[1]) == [
+        "Dear Dr Ada Lovelace,",
+        "",
+        "An appointment with you at Riverside Clinic has moved to a new time.",
+        "",
+        "Patient: Zoë Ní Bhriain",
+        f"New time: {THURSDAY_IN_DUBLIN}",
+        "Before: Wednesday 9 December 2026, 11:00",
+        f"Reference: {reference}",
+        "",
+        "Riverside Clinic",
     ]
     moved = smtp_server.messages[0]
     assert text_lines(moved) == [
@@ -803,7 +818,7 @@ def test_no_email_names_the_appointment_type_or_the_specialty(
 
     every_email(client, clinic, delivered, now)
 
-    assert len(smtp_server.messages) == 7
+    assert len(smtp_server.messages) == 8
     for message in smtp_server.messages:
         for part in every_part(message):
             for clinical in ("sexual", "screening", "genitourinary", "consultation"):
@@ -827,6 +842,7 @@ def test_every_email_arrives_with_the_expected_subject(
             PATIENT_EMAIL,
             f"Your appointment with Dr Ada Lovelace has a new time ({reference})",
         ),
+        (PROVIDER_EMAIL, f"Moved to Thursday 10 December 2026 ({reference})"),
         (
             PATIENT_EMAIL,
             f"Reminder: your appointment with Dr Ada Lovelace ({reference})",
@@ -847,7 +863,7 @@ def test_html_escapes_a_hostile_patient_name_in_every_email(
 ):
     every_email(client, clinic, delivered, now, name="Zoë <script>alert(1)</script>")
 
-    assert len(smtp_server.messages) == 7
+    assert len(smtp_server.messages) == 8
     for message in smtp_server.messages:
         html = html_of(message)
         assert "Zoë &lt;script&gt;alert(1)&lt;/script&gt;" in html
@@ -902,6 +918,7 @@ def test_unicode_names_arrive_intact_in_headers_and_bodies(
         "Dear Dr 山田太郎,",
         "Dear Zoë Ní Bhriain,",
         "Dear Zoë Ní Bhriain,",
+        "Dear Dr 山田太郎,",
         "Dear Zoë Ní Bhriain,",
         "Dear Zoë Ní Bhriain,",
         "Dear Dr 山田太郎,",

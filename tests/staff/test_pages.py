@@ -5,6 +5,7 @@ Grace work weekdays 09:00–12:30 and 13:30–17:00.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
+from html.parser import HTMLParser
 
 import pytest
 from django.test import Client
@@ -335,7 +336,11 @@ def test_a_provider_can_book_only_their_own_services(users, provider, grace, now
 @pytest.fixture
 def tuesdays_booking(provider, consultation):
     return make_booking(
-        provider, consultation, TUESDAY_TEN, patient_name="Zoë Ní Bhriain"
+        provider,
+        consultation,
+        TUESDAY_TEN,
+        patient_name="Zoë Ní Bhriain",
+        patient_email="zoe@example.ie",
     )
 
 
@@ -700,3 +705,140 @@ def test_wider_hours_offer_the_new_time_to_the_waitlist(
         (utc(8, 9), "open")
     ]
     assert Payment.objects.count() == 0
+
+
+def test_time_off_across_the_spring_gap_is_checked_as_instants(users, provider, now):
+    # 29 March 2026: Dublin's clocks jump from 01:00 to 02:00, so 01:50 is
+    # 01:50 UTC and 02:10 is 01:10 UTC, before it.
+    response = logged_in(users["desk"]).post(
+        f"/staff/hours/{provider.pk}/time-off/",
+        {
+            "off-start_day": "2026-03-29",
+            "off-start_time": "01:50",
+            "off-end_day": "2026-03-29",
+            "off-end_time": "02:10",
+        },
+    )
+
+    assert response.status_code == 422
+    assert response.context["time_off_form"].errors["end_time"] == [
+        "Time off must end after it starts."
+    ]
+    assert TimeOff.objects.count() == 0
+
+
+class FormFields(HTMLParser):
+    """Collect what a browser posts for one form of a page: each input's
+    value, each select's chosen option (else its first), checked boxes only.
+    """
+
+    def __init__(self, action: str):
+        super().__init__()
+        self.action = action
+        self.inside = False
+        self.select = None
+        self.fields = {}
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "form":
+            self.inside = attrs.get("action") == self.action
+        elif not self.inside:
+            return
+        elif tag == "input" and attrs.get("type") != "checkbox":
+            self.fields[attrs["name"]] = attrs.get("value", "")
+        elif tag == "input" and "checked" in attrs:
+            self.fields[attrs["name"]] = attrs.get("value", "on")
+        elif tag == "select":
+            self.select = attrs["name"]
+        elif (
+            tag == "option"
+            and self.select
+            and (self.select not in self.fields or "selected" in attrs)
+        ):
+            self.fields[self.select] = attrs["value"]
+
+    def handle_endtag(self, tag):
+        if tag == "select":
+            self.select = None
+        elif tag == "form":
+            self.inside = False
+
+
+def test_the_hours_form_saves_as_a_browser_sends_it(users, provider, now):
+    client = logged_in(users["desk"])
+    address = f"/staff/hours/{provider.pk}/weekly/"
+    form = FormFields(address)
+    form.feed(client.get(f"/staff/hours/{provider.pk}/").content.decode())
+    form.fields["hours-0-end_time"] = "12:00"
+
+    response = client.post(address, form.fields)
+
+    assert response.status_code == 302
+    assert list(
+        WeeklyHours.objects.filter(provider=provider, weekday=0).values_list(
+            "start_time", "end_time"
+        )
+    ) == [(time(9), time(12)), (time(13, 30), time(17))]
+    assert WeeklyHours.objects.filter(provider=provider).count() == 10
+
+
+def test_hours_past_midnight_are_pointed_out(users, provider, now):
+    response = logged_in(users["desk"]).post(
+        f"/staff/hours/{provider.pk}/weekly/",
+        weekly_post([("6", "09:00", "05:00", False)]),
+        follow=True,
+    )
+
+    assert (
+        "These hours run past midnight into the next day: Sunday 09:00–05:00."
+        in response.content.decode()
+    )
+
+
+def test_closing_a_date_names_its_bookings(users, provider, tuesdays_booking, now):
+    response = logged_in(users["desk"]).post(
+        f"/staff/hours/{provider.pk}/dates/",
+        {"date-date": "2026-12-08", "date-is_closed": "on"},
+        follow=True,
+    )
+
+    page = response.content.decode()
+    assert "Hours of Tuesday 8 December 2026 saved." in page
+    assert (
+        "These bookings on Tuesday 8 December 2026 stay booked until moved or "
+        f"cancelled: {tuesdays_booking.reference}." in page
+    )
+
+
+def test_the_desk_books_a_patient_who_has_only_a_phone(
+    users, provider, now, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = desk_booking(logged_in(users["desk"]), provider, email="")
+
+    assert response.status_code == 302
+    booking = Booking.objects.get()
+    assert (booking.patient_email, booking.patient_phone) == ("", "+353 1 555 0101")
+    assert list(OutboxMessage.objects.values_list("audience", flat=True)) == []
+
+
+def test_a_desk_booking_needs_an_email_or_a_phone(users, provider, now):
+    response = desk_booking(logged_in(users["desk"]), provider, email="", phone="")
+
+    assert response.status_code == 422
+    assert response.context["form"].errors["email"] == [
+        "Give an email address or a phone number."
+    ]
+    assert Booking.objects.count() == 0
+
+
+@pytest.mark.parametrize("phone", ["abc", "12345", "+353 1 555 0101; DROP"])
+def test_a_phone_that_is_no_number_is_refused(users, provider, now, phone):
+    response = desk_booking(logged_in(users["desk"]), provider, phone=phone)
+
+    assert response.status_code == 422
+    assert response.context["form"].errors["phone"] == [
+        "Enter a phone number: digits, spaces and + - ( ) . / only."
+    ]
+    assert Booking.objects.count() == 0

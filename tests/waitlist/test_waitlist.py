@@ -6,22 +6,27 @@ has one consultation at 10:00, booked by another patient. "Now" is Monday
 """
 
 from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.test import Client
 
+from carebook.analytics.figures import FigureFilter, compute_figures
 from carebook.audit.models import AuditEntry
 from carebook.audit.services import JOB, PATIENT
 from carebook.bookings.models import Booking
 from carebook.bookings.services import cancel_booking, expire_lapsed_holds
 from carebook.notifications.models import OutboxMessage
-from carebook.practice.models import DateOverride
+from carebook.practice.models import AppointmentType, DateOverride
+from carebook.waitlist import services as waitlist_services
 from carebook.waitlist.models import WaitlistEntry, WaitlistOffer
 from carebook.waitlist.services import (
     end_past_entries,
     find_entry_by_token,
     offer_free_times,
 )
+from carebook.waitlist.tasks import sweep_waitlist
 from tests.conftest import MONDAY_MORNING
 from tests.factories import make_booking
 
@@ -133,7 +138,7 @@ def test_joining_while_free_times_remain_is_refused(client, provider, now):
             "2026-12-08",
             "2027-02-06",
             "last_day",
-            "Bookings open only up to 05 February 2027.",
+            "Bookings open only up to 5 February 2027.",
         ),
         ("2026-12-08", "next week", "last_day", "Enter a valid date."),
     ],
@@ -157,10 +162,7 @@ def test_joining_confirms_the_place_by_email_with_a_link_to_leave(
 
     assert email.subject == "You are on the waitlist for Dr Ada Lovelace"
     assert f"http://testserver/waitlist/{line['zoe']}/" in email.body_text
-    assert (
-        "from Tuesday 8 December 2026 to Tuesday 8 December 2026 (Europe/Dublin)"
-        in email.body_text
-    )
+    assert "on Tuesday 8 December 2026 (Europe/Dublin)" in email.body_text
     page = client.get(f"/waitlist/{line['zoe']}/")
     assert page.status_code == 200
     assert "You are on the waitlist" in page.content.decode()
@@ -386,3 +388,200 @@ def test_the_offer_email_is_in_the_patients_language(
     assert "Für Sie frei bis: Montag, 7. Dezember 2026, 10:00 Uhr (Europe/Berlin)" in (
         email.body_text
     )
+
+
+def test_the_details_page_of_a_held_offer_leads_to_the_offer(
+    client, line, taken_tuesday, now, jobs, django_capture_on_commit_callbacks
+):
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+    token = claim_link("zoe@example.ie").split("/")[3]
+
+    shown = client.get(f"/booking/{token}/details/")
+    posted = client.post(
+        f"/booking/{token}/details/", {"name": "Zoë", "email": "zoe@example.ie"}
+    )
+
+    assert (shown["Location"], posted["Location"]) == (
+        f"/waitlist/offer/{token}/",
+        f"/waitlist/offer/{token}/",
+    )
+    assert WaitlistOffer.objects.get().booking.status == "held"
+    assert (
+        "See the time held for you" in client.get(f"/booking/{token}/").content.decode()
+    )
+
+
+def test_one_address_waits_once_for_a_provider_and_type(client, provider, line):
+    response = join(client, provider, "Zoë again", "ZOE@example.ie")
+
+    assert response.status_code == 422
+    assert response.context["form"].errors["email"] == [
+        "This email address is already on this waitlist; its link in the email "
+        "lets you leave it, and then join for other days."
+    ]
+    assert WaitlistEntry.objects.count() == 2
+
+
+def test_the_database_refuses_a_second_place_for_one_address(line):
+    first = WaitlistEntry.objects.get(patient_email="zoe@example.ie")
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        WaitlistEntry.objects.create(
+            provider=first.provider,
+            appointment_type=first.appointment_type,
+            first_day=first.first_day,
+            last_day=first.last_day,
+            patient_name="Zoë",
+            patient_email="Zoe@Example.ie",
+            patient_timezone="Europe/Dublin",
+            token_hash="z" * 64,
+            token_salt="z",
+            joined_at=MONDAY_MORNING,
+        )
+
+
+def test_days_the_provider_does_not_work_are_refused(client, provider, now):
+    # Saturday and Sunday: Ada works weekdays only.
+    response = join(
+        client, provider, "Zoë", "zoe@example.ie", "2026-12-12", "2026-12-13"
+    )
+
+    assert response.status_code == 422
+    assert response.context["form"].non_field_errors() == [
+        "Dr Ada Lovelace does not see patients on these days: please choose other days."
+    ]
+    assert WaitlistEntry.objects.count() == 0
+
+
+def test_a_bad_zone_on_the_join_form_is_a_field_error(client, provider, now):
+    response = client.post(
+        f"/waitlist/join/{provider.pk}/consultation/",
+        {
+            "first_day": "2026-12-08",
+            "last_day": "2026-12-08",
+            "name": "Zoë",
+            "email": "zoe@example.ie",
+            "timezone": "Not/AZone",
+        },
+    )
+
+    assert response.status_code == 422
+    assert response.context["form"].errors["timezone"] == ["Unknown time zone."]
+    assert "Timezone: Unknown time zone." in response.content.decode()
+
+
+def test_the_join_form_suggests_the_week_the_patient_was_looking_at(
+    client, provider, now
+):
+    page = client.get(
+        f"/waitlist/join/{provider.pk}/consultation/",
+        {"tz": "Europe/Dublin", "from": "2026-12-14"},
+    )
+
+    form = page.context["form"]
+    assert (form["first_day"].value(), form["last_day"].value()) == (
+        date(2026, 12, 14),
+        date(2026, 12, 20),
+    )
+
+
+def test_a_place_for_a_type_no_longer_offered_is_passed_over(
+    client, provider, consultation, taken_tuesday, line, now
+):
+    # Zoë, first in line, waits for a follow-up, which Ada stopped offering.
+    follow_up = AppointmentType.objects.get(slug="follow-up")
+    WaitlistEntry.objects.filter(patient_email="zoe@example.ie").update(
+        appointment_type=follow_up
+    )
+    provider.services.filter(appointment_type=follow_up).delete()
+    cancel_booking(taken_tuesday, PATIENT)
+
+    assert offer_free_times(provider.pk) == 1
+    assert [email for email, *_ in offers()] == ["aoife@example.ie"]
+
+
+def test_an_inactive_provider_makes_no_offers(provider, taken_tuesday, line, now):
+    cancel_booking(taken_tuesday, PATIENT)
+    provider.is_active = False
+    provider.save(update_fields=["is_active"])
+
+    assert offer_free_times(provider.pk) == 0
+    assert offers() == []
+
+
+def test_a_patient_who_leaves_while_the_job_runs_gets_no_offer(
+    provider, taken_tuesday, line, now, monkeypatch
+):
+    cancel_booking(taken_tuesday, PATIENT)
+    original = waitlist_services.find_free_slots
+    zoe = find_entry_by_token(line["zoe"])
+
+    def leave_meanwhile(*args, **kwargs):
+        # Zoë presses "Leave the waitlist" while the job looks for times.
+        if WaitlistEntry.objects.get(pk=zoe.pk).status == "waiting":
+            waitlist_services.leave_waitlist(zoe, PATIENT)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(waitlist_services, "find_free_slots", leave_meanwhile)
+
+    assert offer_free_times(provider.pk) == 1
+    assert [(email, status) for email, status, *_ in offers()] == [
+        ("aoife@example.ie", "open")
+    ]
+
+
+def test_a_place_that_ends_closes_its_open_offer(
+    provider, taken_tuesday, line, now, jobs, django_capture_on_commit_callbacks
+):
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+    # No job ran until after the last day.
+    now.move_to(datetime(2026, 12, 9, 0, 5, tzinfo=UTC))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        sweep_waitlist.call_local()
+
+    assert [(email, status) for email, status, *_ in offers()] == [
+        ("zoe@example.ie", "lapsed")
+    ]
+    assert WaitlistOffer.objects.get().booking.status == "expired"
+    assert list(WaitlistEntry.objects.values_list("status", flat=True)) == [
+        "ended",
+        "ended",
+    ]
+
+
+def test_a_claim_left_unpaid_puts_the_patient_back_in_line(
+    client, provider, taken_tuesday, line, now, jobs, django_capture_on_commit_callbacks
+):
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+    client.post(claim_link("zoe@example.ie"), {"choice": "book"})
+    # The card page closes 30 minutes later, unpaid.
+    now.move_to(MONDAY_MORNING + timedelta(minutes=31))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        expire_lapsed_holds()
+    jobs.run()
+
+    assert find_entry_by_token(line["zoe"]).status == "waiting"
+    assert [(email, status) for email, status, *_ in offers()] == [
+        ("zoe@example.ie", "lapsed"),
+        ("aoife@example.ie", "open"),
+    ]
+
+
+def test_offers_count_as_checkouts_only_once_claimed(
+    client, provider, taken_tuesday, line, now, jobs, django_capture_on_commit_callbacks
+):
+    taken_tuesday.delete()
+    DateOverride.objects.update(end_time=time(11, 15))
+    # Two times free: Zoë claims hers, Aoife lets hers lapse.
+    assert offer_free_times(provider.pk) == 2
+    client.post(claim_link("zoe@example.ie"), {"choice": "book"})
+    now.move_to(CLAIM_ENDS)
+    expire_lapsed_holds()
+
+    figures = compute_figures(
+        FigureFilter(date(2026, 12, 7), date(2026, 12, 7), ZoneInfo("Europe/Dublin"))
+    )
+
+    assert (figures.checkouts_started, figures.checkouts_completed) == (1, 0)

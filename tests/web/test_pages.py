@@ -308,3 +308,15 @@ def test_prices_follow_the_browsers_locale(client, provider):
 
     assert "30 min · 80,00\xa0€" in german
     assert "30 min · €80.00" in unknown
+
+
+def test_an_expired_card_is_refused_and_the_payment_stays_open(client, checkout_path):
+    payment = Payment.objects.get()
+
+    # "Now" is 7 December 2026: a card valid through November has expired.
+    response = client.post(checkout_path, {**PAID_CARD, "expiry": "11/26"})
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["expiry"] == ["This card has expired."]
+    payment.refresh_from_db()
+    assert (payment.status, payment.attempts.count()) == ("pending", 0)

@@ -6,7 +6,10 @@ import pytest
 from django.test import Client
 
 from carebook.audit.models import AuditEntry
+from carebook.audit.services import WEBHOOK
 from carebook.bookings.models import Booking
+from carebook.bookings.services import settle_payment
+from carebook.notifications.models import OutboxMessage
 from carebook.payments.models import Refund
 from tests.factories import make_booking
 
@@ -264,3 +267,124 @@ def test_moving_inside_the_cut_off_is_refused_with_the_reason(client, paid, prov
     assert 'class="slot"' not in shown.content.decode()
     assert (refused.status_code, reason in refused.content.decode()) == (409, True)
     assert booking_of(paid).start.isoformat() == "2026-12-08T10:00:00+00:00"
+
+
+def test_the_move_page_offers_the_times_next_to_the_booking_itself(client, paid):
+    page = client.get(reschedule_url(paid))
+
+    labels = [label for _, day in page.context["days"] for _, label in day]
+    starts = {slot.start for _, day in page.context["days"] for slot, _ in day}
+    # 09:30 would end at 10:00 and 10:15 overlap 10:00: free but for itself.
+    assert datetime(2026, 12, 8, 9, 30, tzinfo=UTC) in starts
+    assert datetime(2026, 12, 8, 10, 15, tzinfo=UTC) in starts
+    assert datetime(2026, 12, 8, 10, 0, tzinfo=UTC) not in starts
+    assert "10:15" in labels
+
+
+def test_a_moved_booking_says_where_it_moved(client, paid):
+    response = client.post(
+        reschedule_url(paid),
+        {"start": TUESDAY_ELEVEN.isoformat(), "timezone": "Europe/Dublin"},
+        follow=True,
+    )
+
+    assert (
+        "Your appointment has moved to Tuesday 8 December 2026, 11:00 "
+        "(Europe/Dublin)." in response.content.decode()
+    )
+
+
+@pytest.mark.parametrize(
+    "start", ["2026-12-09T07:00:00+20:00", "2026-12-08T22:00:00+11:00"]
+)
+def test_a_start_with_any_offset_is_read_as_the_same_instant(client, paid, start):
+    # Both are 11:00 UTC; PostgreSQL refuses offsets beyond ±15:59 itself.
+    response = client.post(
+        reschedule_url(paid), {"start": start, "timezone": "Europe/Dublin"}
+    )
+
+    assert response.status_code == 302
+    assert booking_of(paid).start == TUESDAY_ELEVEN
+
+
+def test_cancelling_names_the_refund_on_the_page_and_in_the_email(
+    client, paid, django_capture_on_commit_callbacks, jobs
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(cancel_url(paid))
+
+    page = client.get(f"/booking/{paid['token']}/").content.decode()
+    email = OutboxMessage.objects.get(template="booking_cancelled")
+    assert (
+        '<p id="refund">€80.00 is being refunded to your card; it takes a few days '
+        "to arrive.</p>" in page
+    )
+    assert (
+        "We are refunding €80.00 of what you paid; it will be back on your card "
+        "within a few days." in email.body_text
+    )
+
+
+def test_money_that_arrives_after_the_patient_cancelled_goes_back_as_such(
+    client, provider, now, settings, django_capture_on_commit_callbacks
+):
+    settings.STRIPE_SECRET_KEY = ""
+    answer = client.post(
+        "/api/v1/bookings",
+        {
+            "provider": provider.pk,
+            "appointment_type": "consultation",
+            "start": TUESDAY_TEN,
+            "patient": {"name": "Zoë Ní Bhriain", "email": "zoe@example.ie"},
+        },
+        content_type="application/json",
+    ).json()
+    booking = booking_of(answer)
+    client.post(cancel_url(answer))
+
+    # The card processor reports a payment made before the page closed.
+    with django_capture_on_commit_callbacks(execute=True):
+        settle_payment(booking.payments.get().pk, "demo_late", WEBHOOK)
+
+    assert list(Refund.objects.values_list("amount", "reason")) == [
+        (8000, "cancellation")
+    ]
+    email = OutboxMessage.objects.get(template="payment_refunded")
+    assert (
+        "Your payment of €80.00 reached us after this booking had been cancelled."
+        in email.body_text
+    )
+
+
+def test_moving_is_refused_once_the_provider_takes_no_bookings(client, paid, provider):
+    provider.is_active = False
+    provider.save(update_fields=["is_active"])
+    reason = (
+        "Dr Ada Lovelace takes no new bookings of this kind, so this booking "
+        "cannot be moved here. Please call the practice on +353 1 555 0199."
+    )
+    provider.practice.phone = "+353 1 555 0199"
+    provider.practice.save(update_fields=["phone"])
+
+    shown = client.get(reschedule_url(paid))
+    refused = client.post(
+        reschedule_url(paid),
+        {"start": TUESDAY_ELEVEN.isoformat(), "timezone": "Europe/Dublin"},
+    )
+
+    assert reason in shown.content.decode()
+    assert refused.status_code == 409
+    assert booking_of(paid).start.isoformat() == "2026-12-08T10:00:00+00:00"
+
+
+def test_the_cut_off_refusal_gives_the_practices_phone(client, paid, provider):
+    provider.practice.reschedule_cutoff_hours = 48
+    provider.practice.phone = "+353 1 555 0199"
+    provider.practice.save()
+
+    page = client.get(f"/booking/{paid['token']}/").content.decode()
+
+    assert (
+        "Moving online closes 48 hours before the appointment. Please call the "
+        "practice on +353 1 555 0199." in page
+    )

@@ -6,6 +6,7 @@ from babel.dates import format_date, format_time, get_timezone_name
 from django import template
 
 from carebook.money import format_money
+from carebook.timezones import is_zone
 
 register = template.Library()
 
@@ -26,7 +27,13 @@ def local_day(instant, zone_name: str) -> str:
 
 @register.filter
 def zone_label(zone_name: str) -> str:
-    """Return a zone's IANA name with its common name, for people to read."""
+    """Return a zone's IANA name with its common name, for people to read.
+
+    A name that is not a zone (a form's refused input, shown again) is
+    returned as it is.
+    """
+    if not is_zone(zone_name):
+        return zone_name
     common = get_timezone_name(ZoneInfo(zone_name), locale="en")
     return f"{zone_name} ({common})"
 
