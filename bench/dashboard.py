@@ -238,7 +238,7 @@ BOOKING_COLUMNS = (
     "blocked_end", "price_amount", "currency", "free_cancellation_hours",
     "late_cancellation_fee_percent", "patient_name", "patient_email",
     "patient_phone", "patient_timezone", "patient_language", "picker_opened_at",
-    "held_at", "confirmed_at", "updated_at",
+    "held_at", "confirmed_at", "updated_at", "payment_plan",
 )  # fmt: skip
 PAYMENT_COLUMNS = (
     "id", "booking_id", "provider_id", "appointment_type_id", "gateway", "status",
@@ -282,6 +282,7 @@ def generate(rng, providers, types, places, per_provider, now):
                 100, f"Patient {number}", f"patient{number}@example.test", "",
                 ZONE_NAME, "en", opened if source != "staff" else None, held,
                 confirmed if ever_confirmed else None, held,
+                "desk" if source == "staff" else "online",
             ))  # fmt: skip
             if source == "staff":
                 continue

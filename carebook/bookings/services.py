@@ -17,7 +17,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from carebook.audit.services import JOB, PATIENT, Actor, record_change
+from carebook.audit.services import JOB, Actor, record_change
 from carebook.bookings.availability import is_free_slot
 from carebook.bookings.models import Booking, hash_token, make_token
 from carebook.bookings.signals import time_freed
@@ -34,10 +34,9 @@ logger = logging.getLogger(__name__)
 REFERENCE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"
 REFERENCE_LENGTH = 8
 EXCLUSION_VIOLATION = "23P01"
-# The changes a patient makes from their link.
-CANCELLING = "cancelling"
-MOVING = "moving"
 ATTENDANCE_STATUSES = (Booking.Status.COMPLETED, Booking.Status.NO_SHOW)
+# Refuses a change to a locked booking by raising a BookingError.
+ChangeCheck = Callable[[Booking, datetime], None]
 
 
 class BookingError(Exception):
@@ -54,10 +53,6 @@ class NotOffered(BookingError):
 
 class WrongState(BookingError):
     """The booking is not in a state that allows this change."""
-
-
-class ChangeClosed(WrongState):
-    """The patient may no longer make this change from their link."""
 
 
 @dataclass(frozen=True)
@@ -440,14 +435,13 @@ def expire_booking(booking_id: int, actor: Actor, now=None) -> bool:
 
 
 def cancel_booking(
-    booking: Booking, actor: Actor, now=None, cutoff_hours: int | None = None
+    booking: Booking, actor: Actor, now=None, check: ChangeCheck | None = None
 ) -> Booking:
     """Cancel a confirmed or unpaid booking, freeing its time.
 
     What was paid is refunded as the cancellation policy says: in full
-    until the free cancellation limit, less the late fee after it. With
-    `cutoff_hours`, the patient's own cut-off, a cancellation that late is
-    refused.
+    until the free cancellation limit, less the late fee after it. `check`,
+    given the locked booking and `now`, may refuse the change by raising.
     """
     now = now or timezone.now()
     with transaction.atomic():
@@ -460,8 +454,8 @@ def cancel_booking(
             raise WrongState(
                 f"A {booking.get_status_display().lower()} booking cannot be cancelled."
             )
-        if cutoff_hours is not None:
-            check_change_allowed(booking, cutoff_hours, CANCELLING, now)
+        if check is not None:
+            check(booking, now)
 
         was_confirmed = booking.status == Booking.Status.CONFIRMED
         booking.status = Booking.Status.CANCELLED
@@ -499,13 +493,13 @@ def reschedule_booking(
     start: datetime,
     actor: Actor,
     now=None,
-    cutoff_hours: int | None = None,
+    check: ChangeCheck | None = None,
 ) -> Booking:
     """Move a confirmed booking to another free start of the same kind.
 
     The booking keeps its reference, price and calendar event; the patient's
-    calendar gets the same event with a higher SEQUENCE. With
-    `cutoff_hours`, the patient's own cut-off, a move that late is refused.
+    calendar gets the same event with a higher SEQUENCE. `check`, given the
+    locked booking and `now`, may refuse the move by raising.
     """
     now = now or timezone.now()
     start = start.astimezone(UTC)
@@ -517,8 +511,8 @@ def reschedule_booking(
         booking = Booking.objects.select_for_update().get(pk=booking.pk)
         if booking.status != Booking.Status.CONFIRMED:
             raise WrongState("Only a confirmed booking can be moved.")
-        if cutoff_hours is not None:
-            check_change_allowed(booking, cutoff_hours, MOVING, now)
+        if check is not None:
+            check(booking, now)
         if booking.start == start:
             # A repeated request for the move already made changes nothing.
             return booking
@@ -552,93 +546,6 @@ def reschedule_booking(
         _time_freed(booking)
     logger.info("Booking %s rescheduled", booking.pk)
     return booking
-
-
-def check_change_allowed(
-    booking: Booking, cutoff_hours: int, change: str, now: datetime
-) -> None:
-    """Refuse a patient's change once its cut-off before the start has passed.
-
-    Changing is allowed up to and including `cutoff_hours` before the
-    start, and never once the appointment has started.
-    """
-    if now >= booking.start:
-        raise ChangeClosed(
-            "The appointment has started, so it can no longer be changed here."
-        )
-    if now > booking.start - timedelta(hours=cutoff_hours):
-        raise ChangeClosed(
-            f"{change.capitalize()} online closes {cutoff_hours} hours before "
-            f"the appointment. {_call_the_practice(booking)}"
-        )
-
-
-def _call_the_practice(booking: Booking) -> str:
-    phone = booking.provider.practice.phone
-    return (
-        f"Please call the practice on {phone}."
-        if phone
-        else ("Please call the practice.")
-    )
-
-
-def patient_change_deadline(booking: Booking, change: str) -> datetime:
-    """Return the last instant the patient may make `change` from their link."""
-    practice = booking.provider.practice
-    hours = (
-        practice.cancel_cutoff_hours
-        if change == CANCELLING
-        else practice.reschedule_cutoff_hours
-    )
-    return booking.start - timedelta(hours=hours)
-
-
-def patient_change_refusal(booking: Booking, change: str, now=None) -> str:
-    """Return why the patient cannot make `change` from their link now.
-
-    An empty answer means the change is open. The services check again
-    inside their lock; this is for showing the patient before they try.
-    """
-    now = now or timezone.now()
-    practice = booking.provider.practice
-    if change == CANCELLING:
-        open_statuses = (Booking.Status.CONFIRMED, Booking.Status.PENDING_PAYMENT)
-        cutoff, verb = practice.cancel_cutoff_hours, "cancelled"
-    else:
-        open_statuses = (Booking.Status.CONFIRMED,)
-        cutoff, verb = practice.reschedule_cutoff_hours, "moved"
-    if booking.status not in open_statuses:
-        status = booking.get_status_display().lower()
-        return f"A {status} booking cannot be {verb}."
-    is_offered = booking.provider.is_active and (
-        Service.objects.filter(
-            provider=booking.provider, appointment_type=booking.appointment_type
-        ).exists()
-    )
-    if change == MOVING and not is_offered:
-        return (
-            f"{booking.provider.name} takes no new bookings of this kind, so "
-            f"this booking cannot be moved here. {_call_the_practice(booking)}"
-        )
-    try:
-        check_change_allowed(booking, cutoff, change, now)
-    except ChangeClosed as closed:
-        return str(closed)
-    return ""
-
-
-def cancel_by_patient(booking: Booking, now=None) -> Booking:
-    """Cancel from the patient's link, within the practice's cut-off."""
-    practice = booking.provider.practice
-    return cancel_booking(booking, PATIENT, now, practice.cancel_cutoff_hours)
-
-
-def reschedule_by_patient(booking: Booking, start: datetime, now=None) -> Booking:
-    """Move from the patient's link, within the practice's cut-off."""
-    practice = booking.provider.practice
-    return reschedule_booking(
-        booking, start, PATIENT, now, practice.reschedule_cutoff_hours
-    )
 
 
 def refund_on_cancelling(booking: Booking, now=None) -> int:

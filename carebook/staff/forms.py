@@ -6,6 +6,7 @@ from zoneinfo import ZoneInfo
 from django import forms
 
 from carebook.bookings.models import Booking
+from carebook.converters import MAX_ID
 from carebook.practice.models import Service, Weekday
 from carebook.timezones import is_supported_date
 from carebook.web.forms import PatientDetailsForm
@@ -32,7 +33,7 @@ class ScheduleForm(forms.Form):
 
     day = forms.DateField(required=False, widget=DATE_INPUT)
     view = forms.ChoiceField(choices=[("day", "Day"), ("week", "Week")], required=False)
-    provider = forms.IntegerField(required=False, min_value=1)
+    provider = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
 
     def clean_day(self):
         return _supported(self.cleaned_data["day"])

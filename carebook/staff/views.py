@@ -93,28 +93,6 @@ def schedule(request):
     length = 7 if view == "week" else 1
     start = _day_start(first, zone)
     end = _day_start(first + timedelta(days=length), zone)
-    bookings = (
-        Booking.objects.filter(
-            provider__in=providers,
-            status__in=SCHEDULE_STATUSES,
-            start__lt=end,
-            end__gt=start,
-        )
-        .select_related("provider", "appointment_type")
-        .order_by("start", "provider__name")
-    )
-    days = [
-        (
-            first + timedelta(days=offset),
-            [
-                booking
-                for booking in bookings
-                if booking.start.astimezone(zone).date()
-                == first + timedelta(days=offset)
-            ],
-        )
-        for offset in range(length)
-    ]
     time_off = TimeOff.objects.filter(
         provider__in=providers, start__lt=end, end__gt=start
     ).select_related("provider")
@@ -126,7 +104,7 @@ def schedule(request):
             "form": form,
             "view": view,
             "day": day,
-            "days": days,
+            "days": _bookings_by_day(providers, first, length, zone),
             "providers": _visible_providers(request.user),
             "chosen": chosen,
             "time_off": time_off,
@@ -135,6 +113,28 @@ def schedule(request):
             "today": _today(practice),
         },
     )
+
+
+def _bookings_by_day(providers, first: date, length: int, zone: ZoneInfo) -> list:
+    """Return each of `length` days from `first` with the bookings starting on it."""
+    start = _day_start(first, zone)
+    end = _day_start(first + timedelta(days=length), zone)
+    bookings = (
+        Booking.objects.filter(
+            provider__in=providers,
+            status__in=SCHEDULE_STATUSES,
+            start__lt=end,
+            end__gt=start,
+        )
+        .select_related("provider", "appointment_type")
+        .order_by("start", "provider__name")
+    )
+    by_day = {first + timedelta(days=offset): [] for offset in range(length)}
+    for booking in bookings:
+        day = booking.start.astimezone(zone).date()
+        if day in by_day:
+            by_day[day].append(booking)
+    return list(by_day.items())
 
 
 def _get_booking(request, reference: str) -> Booking:
@@ -155,16 +155,14 @@ def booking_detail(request, reference: str):
     history = AuditEntry.objects.filter(
         object_type="bookings.booking", object_id=str(booking.pk)
     ).select_related("actor_user")
-    is_today = (
-        now.astimezone(ZoneInfo(booking.provider.practice.timezone)).date()
-        == booking.start.astimezone(ZoneInfo(booking.provider.practice.timezone)).date()
-    )
+    practice = booking.provider.practice
+    is_today = _local_day(now, practice) == _local_day(booking.start, practice)
     is_confirmed = booking.status == Booking.Status.CONFIRMED
     return _render(
         request,
         "staff/booking.html",
         {
-            "practice": booking.provider.practice,
+            "practice": practice,
             "booking": booking,
             "payments": booking.payments.all(),
             "payment_url": checkout_url(open_payment) if open_payment else "",

@@ -110,8 +110,9 @@ def join_waitlist(
         )
     if not has_working_time(service.provider, service.appointment_type, window, now):
         raise WaitlistError(
-            f"{service.provider.name} does not see patients on these days: "
-            "please choose other days."
+            f"No time can come free on these days: {service.provider.name} does "
+            "not see patients then, or they are too soon to book. Please choose "
+            "other days."
         )
     already = WaitlistEntry.objects.filter(
         provider=service.provider,

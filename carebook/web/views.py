@@ -16,7 +16,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from carebook.audit.services import Actor
-from carebook.bookings import services
+from carebook.bookings import self_service, services
 from carebook.bookings.availability import find_free_slots
 from carebook.bookings.models import Booking
 from carebook.payments import stripe_flow
@@ -262,14 +262,18 @@ def booking_page(request, token: str):
                 status=Payment.Status.REFUNDED
             ).exists(),
             "refunding": _refunding(booking),
-            "cancel_refusal": services.patient_change_refusal(
-                booking, services.CANCELLING
+            "cancel_refusal": self_service.patient_change_refusal(
+                booking, self_service.CANCELLING
             ),
-            "move_refusal": services.patient_change_refusal(booking, services.MOVING),
-            "cancel_deadline": services.patient_change_deadline(
-                booking, services.CANCELLING
+            "move_refusal": self_service.patient_change_refusal(
+                booking, self_service.MOVING
             ),
-            "move_deadline": services.patient_change_deadline(booking, services.MOVING),
+            "cancel_deadline": self_service.patient_change_deadline(
+                booking, self_service.CANCELLING
+            ),
+            "move_deadline": self_service.patient_change_deadline(
+                booking, self_service.MOVING
+            ),
             "can_pay_later": booking.status == Booking.Status.CONFIRMED
             and booking.payment_plan == Booking.PaymentPlan.LATER
             and booking.online_amount > 0
@@ -298,13 +302,13 @@ def cancel_page(request, token: str):
     error, status = "", 200
     if request.method == "POST":
         try:
-            services.cancel_by_patient(booking)
+            self_service.cancel_by_patient(booking)
         except services.WrongState as exc:
             error, status = str(exc), 409
         else:
             return redirect("web:booking", token=token)
 
-    refusal = services.patient_change_refusal(booking, services.CANCELLING)
+    refusal = self_service.patient_change_refusal(booking, self_service.CANCELLING)
     return render(
         request,
         "web/cancel.html",
@@ -330,7 +334,7 @@ def reschedule_page(request, token: str):
             error, status = "Please choose a time again.", 400
         else:
             try:
-                booking = services.reschedule_by_patient(
+                booking = self_service.reschedule_by_patient(
                     booking, form.cleaned_data["start"]
                 )
             except services.SlotUnavailable:
@@ -350,7 +354,7 @@ def reschedule_page(request, token: str):
                 return redirect("web:booking", token=token)
 
     context = {"booking": booking, "token": token, "error": error}
-    refusal = services.patient_change_refusal(booking, services.MOVING)
+    refusal = self_service.patient_change_refusal(booking, self_service.MOVING)
     if refusal:
         context["refusal"] = refusal
     else:

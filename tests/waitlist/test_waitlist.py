@@ -448,7 +448,8 @@ def test_days_the_provider_does_not_work_are_refused(client, provider, now):
 
     assert response.status_code == 422
     assert response.context["form"].non_field_errors() == [
-        "Dr Ada Lovelace does not see patients on these days: please choose other days."
+        "No time can come free on these days: Dr Ada Lovelace does not see "
+        "patients then, or they are too soon to book. Please choose other days."
     ]
     assert WaitlistEntry.objects.count() == 0
 
