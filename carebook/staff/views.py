@@ -482,18 +482,20 @@ def _day_label(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
-def _warn_of_bookings_on(request, provider: Provider, day: date) -> None:
-    """Name the bookings of a date whose hours changed: they stay booked."""
-    zone = ZoneInfo(provider.zone_name)
-    on_the_day = practice_services.bookings_during(
-        provider, _day_start(day, zone), _day_start(day + timedelta(days=1), zone)
-    )
-    if on_the_day:
-        references = ", ".join(booking.reference for booking in on_the_day)
+def _name_bookings_inside(
+    request, provider: Provider, start: datetime, end: datetime, where: str
+) -> None:
+    """Warn of the bookings in [start, end) whose hours changed under them.
+
+    They stay booked: the desk moves or cancels them.
+    """
+    inside = practice_services.bookings_during(provider, start, end)
+    if inside:
+        references = ", ".join(booking.reference for booking in inside)
         messages.warning(
             request,
-            f"These bookings on {_day_label(day)} stay booked until moved or "
-            f"cancelled: {references}.",
+            f"These bookings {where} and stay booked until moved or cancelled: "
+            f"{references}.",
         )
 
 
@@ -511,14 +513,9 @@ def add_time_off(request, provider_id: int):
         provider, data["start"], data["end"], data["reason"], Actor.for_request(request)
     )
     messages.success(request, f"Time off added for {provider.name}.")
-    clashes = practice_services.bookings_during(provider, data["start"], data["end"])
-    if clashes:
-        references = ", ".join(booking.reference for booking in clashes)
-        messages.warning(
-            request,
-            f"These bookings fall in the time off and stay booked until moved "
-            f"or cancelled: {references}.",
-        )
+    _name_bookings_inside(
+        request, provider, data["start"], data["end"], "fall in the time off"
+    )
     return redirect("staff:hours", provider_id=provider.pk)
 
 
@@ -551,7 +548,14 @@ def set_date_hours(request, provider_id: int):
     messages.success(request, f"Hours of {_day_label(day)} saved.")
     if any(end <= start for start, end in form.intervals):
         messages.warning(request, "These hours run past midnight into the next day.")
-    _warn_of_bookings_on(request, provider, day)
+    zone = ZoneInfo(provider.zone_name)
+    _name_bookings_inside(
+        request,
+        provider,
+        _day_start(day, zone),
+        _day_start(day + timedelta(days=1), zone),
+        f"are on {_day_label(day)}",
+    )
     return redirect("staff:hours", provider_id=provider.pk)
 
 

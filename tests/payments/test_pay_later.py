@@ -18,10 +18,9 @@ from tests.conftest import MONDAY_MORNING
 from tests.web.test_self_service import TUESDAY_ELEVEN
 
 
-@pytest.fixture
-def later(provider, stripe_settings):
+def book_to_pay_later(provider):
     """Book Tuesday 11:00 at the desk, confirmed, to be paid online later."""
-    held = services.book_slot(
+    return services.book_slot(
         provider=provider,
         appointment_type=AppointmentType.objects.get(slug="consultation"),
         start=TUESDAY_ELEVEN,
@@ -32,7 +31,11 @@ def later(provider, stripe_settings):
         payment_plan=Booking.PaymentPlan.LATER,
         return_url_for=lambda token: f"http://testserver/booking/{token}/",
     )
-    return held
+
+
+@pytest.fixture
+def later(provider, stripe_settings):
+    return book_to_pay_later(provider)
 
 
 def pay_link(held) -> str:
@@ -94,17 +97,7 @@ def test_a_free_booking_paid_later_offers_nothing_to_pay(provider, stripe_settin
     provider.services.filter(appointment_type__slug="consultation").update(
         price_amount=0
     )
-    held = services.book_slot(
-        provider=provider,
-        appointment_type=AppointmentType.objects.get(slug="consultation"),
-        start=TUESDAY_ELEVEN,
-        patient_timezone="Europe/Dublin",
-        source=Booking.Source.STAFF,
-        actor=JOB,
-        patient=services.PatientDetails("Zoë Ní Bhriain", "zoe@example.ie"),
-        payment_plan=Booking.PaymentPlan.LATER,
-        return_url_for=lambda token: f"http://testserver/booking/{token}/",
-    )
+    held = book_to_pay_later(provider)
     patient = Client()
 
     page = patient.get(f"/booking/{held.token}/").content.decode()

@@ -806,8 +806,8 @@ def test_closing_a_date_names_its_bookings(users, provider, tuesdays_booking, no
     page = response.content.decode()
     assert "Hours of Tuesday 8 December 2026 saved." in page
     assert (
-        "These bookings on Tuesday 8 December 2026 stay booked until moved or "
-        f"cancelled: {tuesdays_booking.reference}." in page
+        "These bookings are on Tuesday 8 December 2026 and stay booked until "
+        f"moved or cancelled: {tuesdays_booking.reference}." in page
     )
 
 
