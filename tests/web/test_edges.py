@@ -12,6 +12,7 @@ from django.test import Client
 from carebook.log_filters import RedactSecrets
 from carebook.staff.models import Role
 from carebook.staff.roles import assign_role
+from carebook.web.templatetags.carebook import zone_label
 from tests.factories import make_booking
 from tests.web.test_self_service import TUESDAY_ELEVEN
 
@@ -107,3 +108,15 @@ def test_a_token_in_a_refused_post_stays_out_of_the_log(
         "WARNING django.security.csrf Forbidden (CSRF cookie not set.): "
         "/booking/[redacted]/cancel/" in log
     )
+
+
+@pytest.mark.parametrize(
+    ("zone", "label"),
+    [
+        ("Europe/Dublin", "Europe/Dublin (Irish Time)"),
+        ("UTC", "UTC"),
+        ("Not/AZone", "Not/AZone"),
+    ],
+)
+def test_zone_labels_read_well_and_never_fail(zone, label):
+    assert zone_label(zone) == label

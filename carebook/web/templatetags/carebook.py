@@ -32,7 +32,7 @@ def zone_label(zone_name: str) -> str:
     A name that is not a zone (a form's refused input, shown again) is
     returned as it is.
     """
-    if not is_zone(zone_name):
+    if not is_zone(zone_name) or zone_name in ("UTC", "Etc/UTC"):
         return zone_name
     common = get_timezone_name(ZoneInfo(zone_name), locale="en")
     return f"{zone_name} ({common})"
