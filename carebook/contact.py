@@ -2,6 +2,8 @@
 
 import re
 
+import idna
+
 PHONE_CHARACTERS = re.compile(r"[0-9+\-().\/ ]+")
 PHONE_MESSAGE = "Enter a phone number: digits, spaces and + - ( ) . / only."
 
@@ -17,3 +19,18 @@ def clean_phone(phone: str) -> str:
     if phone and (digits < 6 or not PHONE_CHARACTERS.fullmatch(phone)):
         raise ValueError(PHONE_MESSAGE)
     return phone
+
+
+def email_key(address: str) -> str:
+    """Return the form of an email address that tells two addresses apart.
+
+    Case is folded throughout and the domain written as IDNA ASCII, so
+    `Zoë@Éxample.ie` and `zoë@xn--xample-9ua.ie` give the same key on every
+    database.
+    """
+    local, _, domain = address.strip().rpartition("@")
+    try:
+        domain = idna.encode(domain, uts46=True).decode("ascii")
+    except idna.IDNAError:
+        domain = domain.casefold()
+    return f"{local.casefold()}@{domain.lower()}"

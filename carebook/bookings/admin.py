@@ -1,3 +1,4 @@
+from django import forms
 from django.contrib import admin, messages
 
 from carebook.audit.models import ActorKind
@@ -8,6 +9,7 @@ from carebook.bookings.services import (
     cancel_booking,
     record_attendance,
 )
+from carebook.contact import clean_phone
 from carebook.payments.models import Payment
 from carebook.staff.roles import own_provider_id
 
@@ -25,6 +27,26 @@ class PaymentInline(admin.TabularInline):
         "created_at",
     ]
     readonly_fields = fields
+
+
+class BookingContactForm(forms.ModelForm):
+    """The contact details staff may correct, checked as everywhere else."""
+
+    class Meta:
+        model = Booking
+        fields = ["patient_name", "patient_email", "patient_phone"]
+
+    def clean_patient_phone(self):
+        try:
+            return clean_phone(self.cleaned_data["patient_phone"])
+        except ValueError as refused:
+            raise forms.ValidationError(str(refused)) from None
+
+    def clean(self):
+        cleaned = super().clean()
+        if not cleaned.get("patient_email") and not cleaned.get("patient_phone"):
+            self.add_error("patient_email", "Keep an email address or a phone number.")
+        return cleaned
 
 
 @admin.register(Booking)
@@ -77,6 +99,7 @@ class BookingAdmin(admin.ModelAdmin):
         for name in fields
         if name not in ("patient_name", "patient_email", "patient_phone")
     ]
+    form = BookingContactForm
     inlines = [PaymentInline]
     actions = ["cancel", "mark_completed", "mark_no_show"]
 

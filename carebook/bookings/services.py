@@ -290,6 +290,7 @@ def start_later_payment(booking: Booking, return_url: str, actor: Actor) -> Paym
     """
     now = timezone.now()
     with transaction.atomic():
+        _lock_provider(booking.provider)
         booking = Booking.objects.select_for_update().get(pk=booking.pk)
         if (
             booking.status != Booking.Status.CONFIRMED
@@ -351,6 +352,8 @@ def settle_payment(
             booking.status in (Booking.Status.CONFIRMED, *ATTENDANCE_STATUSES)
         )
         if is_paid_later:
+            # A checkout opened meanwhile must not take the money twice.
+            payments.cancel_open_payments(booking, actor)
             notifications.notify_payment_received(Payment.objects.get(pk=payment_id))
         elif (is_waiting and not is_late) or (
             is_late and not _is_time_taken(booking, now)

@@ -47,6 +47,22 @@ def is_later_checkout_over(payment: Payment, now: datetime) -> bool:
     return payment.created_at + LATER_CHECKOUT_WINDOW + LATER_CHECKOUT_MARGIN <= now
 
 
+def is_checkout_open(payment: Payment, now: datetime | None = None) -> bool:
+    """Return whether a payment's checkout page may still take money.
+
+    A lapsed hold closes it at once, whether or not the job that expires
+    holds has run yet; a booking confirmed before payment closes it when its
+    window ends.
+    """
+    now = now or timezone.now()
+    booking = payment.booking
+    if payment.status != Payment.Status.PENDING or booking.is_hold_expired(now):
+        return False
+    if booking.hold_expires_at is None:
+        return now < payment.created_at + LATER_CHECKOUT_WINDOW
+    return True
+
+
 def checkout_url(payment: Payment) -> str:
     """Return where the patient goes to pay this payment."""
     return get_gateway(payment.gateway).checkout_url(payment)

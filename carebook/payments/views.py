@@ -13,7 +13,7 @@ from carebook.payments import stripe_flow, stripe_gateway
 from carebook.payments.forms import DemoCardForm
 from carebook.payments.gateways import DemoGateway, StripeGateway
 from carebook.payments.models import Payment
-from carebook.payments.services import record_decline
+from carebook.payments.services import is_checkout_open, record_decline
 
 
 @never_cache
@@ -26,12 +26,7 @@ def demo_checkout(request, checkout_token: str):
     )
     if payment.status == Payment.Status.SUCCEEDED:
         return redirect(payment.return_url)
-    # A lapsed hold closes its payment page at once, whether or not the job
-    # that expires holds has run yet.
-    is_open = (
-        payment.status == Payment.Status.PENDING
-        and not payment.booking.is_hold_expired()
-    )
+    is_open = is_checkout_open(payment)
 
     form = DemoCardForm(request.POST or None)
     decline = ""
@@ -75,7 +70,7 @@ def stripe_checkout(request, checkout_token: str):
         {"payment": payment, "booking": payment.booking, "is_open": False},
         status=410,
     )
-    if payment.status != Payment.Status.PENDING or payment.booking.is_hold_expired():
+    if not is_checkout_open(payment):
         return closed
     page = stripe_flow.open_checkout(payment)
     return redirect(page) if page else closed

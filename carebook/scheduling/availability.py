@@ -28,7 +28,12 @@ ZERO = timedelta(0)
 
 @dataclass(frozen=True, order=True)
 class Interval:
-    """A half-open span of time [start, end) between two aware instants."""
+    """A half-open span of time [start, end) between two aware instants.
+
+    Both ends are kept in UTC: Python compares two times of one zone by
+    their wall clock alone, so the second 02:00 of a night the clocks go
+    back would sort before 02:05 of the first.
+    """
 
     start: datetime
     end: datetime
@@ -36,6 +41,8 @@ class Interval:
     def __post_init__(self):
         if self.start.tzinfo is None or self.end.tzinfo is None:
             raise ValueError("Interval needs aware datetimes")
+        object.__setattr__(self, "start", self.start.astimezone(UTC))
+        object.__setattr__(self, "end", self.end.astimezone(UTC))
         if self.end < self.start:
             raise ValueError(f"Interval ends before it starts: {self}")
 

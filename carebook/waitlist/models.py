@@ -1,7 +1,6 @@
 """The waitlist: patients waiting for a time to come free, and the offers."""
 
 from django.db import models
-from django.db.models.functions import Lower
 
 from carebook.bookings.models import Booking, make_token
 from carebook.practice.models import AppointmentType, Provider
@@ -36,6 +35,9 @@ class WaitlistEntry(models.Model):
 
     patient_name = models.CharField(max_length=200)
     patient_email = models.EmailField()
+    # The address with its case folded and its domain in IDNA ASCII, so one
+    # address waits once (see carebook.contact.email_key).
+    email_key = models.CharField(max_length=320, editable=False)
     patient_phone = models.CharField(max_length=40, blank=True)
     patient_timezone = models.CharField(max_length=64)
     patient_language = models.CharField(max_length=8, default="en")
@@ -56,11 +58,9 @@ class WaitlistEntry(models.Model):
             ),
             # One place at a time for each address, provider and type.
             models.UniqueConstraint(
-                Lower("patient_email"),
-                models.F("provider"),
-                models.F("appointment_type"),
+                fields=["email_key", "provider", "appointment_type"],
                 condition=models.Q(status="waiting"),
-                name="waitlist_one_place_per_patient",
+                name="waitlist_one_place_per_address",
             ),
         ]
 

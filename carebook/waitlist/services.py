@@ -17,12 +17,14 @@ from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from carebook.audit.services import JOB, Actor, record_change
 from carebook.bookings import services as bookings
 from carebook.bookings.availability import find_free_slots, has_working_time
 from carebook.bookings.models import Booking, hash_token, make_token
+from carebook.contact import email_key
 from carebook.notifications import services as notifications
 from carebook.practice.models import Service
 from carebook.scheduling import Interval
@@ -30,6 +32,14 @@ from carebook.waitlist.models import TOKEN_PURPOSE, WaitlistEntry, WaitlistOffer
 from carebook.web.links import booking_url
 
 logger = logging.getLogger(__name__)
+
+
+# Statuses of a booking its patient has, after payment or without one.
+BOOKED_STATUSES = (
+    Booking.Status.CONFIRMED,
+    Booking.Status.COMPLETED,
+    Booking.Status.NO_SHOW,
+)
 
 
 class WaitlistError(Exception):
@@ -114,13 +124,8 @@ def join_waitlist(
             "not see patients then, or they are too soon to book. Please choose "
             "other days."
         )
-    already = WaitlistEntry.objects.filter(
-        provider=service.provider,
-        appointment_type=service.appointment_type,
-        patient_email__iexact=patient.email,
-        status=WaitlistEntry.Status.WAITING,
-    )
-    if already.exists():
+    key = email_key(patient.email)
+    if _is_waiting_elsewhere(key, service.provider_id, service.appointment_type_id):
         raise WaitlistError(ALREADY_WAITING, "email")
 
     token_salt = secrets.token_hex(16)
@@ -134,6 +139,7 @@ def join_waitlist(
                 last_day=last_day,
                 patient_name=patient.name,
                 patient_email=patient.email,
+                email_key=key,
                 patient_phone=patient.phone,
                 patient_timezone=patient_timezone,
                 patient_language=patient_language,
@@ -153,6 +159,22 @@ def join_waitlist(
         raise WaitlistError(ALREADY_WAITING, "email") from None
     logger.info("Waitlist entry %s joined for provider %s", entry.pk, entry.provider_id)
     return JoinedEntry(entry, token)
+
+
+def _is_waiting_elsewhere(
+    key: str, provider_id: int, appointment_type_id: int, but: int | None = None
+) -> bool:
+    """Return whether the address already waits for this provider and type."""
+    return (
+        WaitlistEntry.objects.filter(
+            email_key=key,
+            provider_id=provider_id,
+            appointment_type_id=appointment_type_id,
+            status=WaitlistEntry.Status.WAITING,
+        )
+        .exclude(pk=but)
+        .exists()
+    )
 
 
 def offer_free_times(provider_id: int, now: datetime | None = None) -> int:
@@ -219,15 +241,22 @@ def settle_offers(provider_id: int, now: datetime | None = None) -> None:
     2. An open offer whose booking went on to payment or confirmation
        another way was claimed.
     3. A claimed offer whose booking expired unpaid puts its patient back
-       in line, for other times.
+       in line, for other times, unless they joined again meanwhile.
+    4. An offer whose claim had lapsed but was paid late after all, and
+       confirmed, is claimed again: its patient has their booking.
     """
     now = now or timezone.now()
-    offers = WaitlistOffer.objects.filter(
-        entry__provider_id=provider_id,
-        status__in=(WaitlistOffer.Status.OPEN, WaitlistOffer.Status.CLAIMED),
-    ).exclude(
-        status=WaitlistOffer.Status.CLAIMED,
-        booking__status__in=(*Booking.HOLDING_STATUSES, Booking.Status.CANCELLED),
+    offers = WaitlistOffer.objects.filter(entry__provider_id=provider_id).filter(
+        Q(status=WaitlistOffer.Status.OPEN)
+        | Q(
+            status=WaitlistOffer.Status.CLAIMED,
+            booking__status=Booking.Status.EXPIRED,
+            entry__status=WaitlistEntry.Status.BOOKED,
+        )
+        | (
+            Q(status=WaitlistOffer.Status.LAPSED, booking__status__in=BOOKED_STATUSES)
+            & ~Q(entry__status=WaitlistEntry.Status.BOOKED)
+        )
     )
     for offer_id, entry_id in list(offers.values_list("pk", "entry_id")):
         with transaction.atomic():
@@ -245,15 +274,30 @@ def _settle_offer(entry: WaitlistEntry, offer: WaitlistOffer, now: datetime) -> 
             _lapse(offer, now)
         else:
             _mark_claimed(entry, offer, JOB)
-    elif (
-        booking.status == Booking.Status.EXPIRED
-        and entry.status == WaitlistEntry.Status.BOOKED
+    elif offer.status == WaitlistOffer.Status.CLAIMED:
+        if booking.status == Booking.Status.EXPIRED:
+            offer.status = WaitlistOffer.Status.LAPSED
+            offer.save(update_fields=["status"])
+            _back_in_line(entry)
+    elif booking.status in BOOKED_STATUSES:
+        _mark_claimed(entry, offer, JOB)
+
+
+def _back_in_line(entry: WaitlistEntry) -> None:
+    """Put a patient whose claim went unpaid back in line, if they are not."""
+    if entry.status != WaitlistEntry.Status.BOOKED:
+        return
+    if _is_waiting_elsewhere(
+        entry.email_key, entry.provider_id, entry.appointment_type_id, entry.pk
     ):
-        offer.status = WaitlistOffer.Status.LAPSED
-        offer.save(update_fields=["status"])
-        entry.status = WaitlistEntry.Status.WAITING
+        # They joined again meanwhile: that place stands for them.
+        entry.status = WaitlistEntry.Status.ENDED
         entry.save(update_fields=["status", "updated_at"])
-        record_change("waitlist.claim_unpaid", entry, JOB)
+        record_change("waitlist.ended", entry, JOB, {"reason": "joined again"})
+        return
+    entry.status = WaitlistEntry.Status.WAITING
+    entry.save(update_fields=["status", "updated_at"])
+    record_change("waitlist.claim_unpaid", entry, JOB)
 
 
 def _lapse(offer: WaitlistOffer, now: datetime) -> None:

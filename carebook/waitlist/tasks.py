@@ -18,7 +18,12 @@ def queue_offers(sender, provider_id: int, **kwargs) -> None:
     waiting = WaitlistEntry.objects.filter(
         provider_id=provider_id, status=WaitlistEntry.Status.WAITING
     )
-    if waiting.exists():
+    # A claim that goes unpaid puts its patient back in line at once too.
+    offered = WaitlistOffer.objects.filter(
+        entry__provider_id=provider_id,
+        status__in=(WaitlistOffer.Status.OPEN, WaitlistOffer.Status.CLAIMED),
+    )
+    if waiting.exists() or offered.exists():
         # A queue that is down must not undo the change: the periodic sweep
         # makes the offer instead.
         transaction.on_commit(partial(offer_freed_time, provider_id), robust=True)

@@ -34,7 +34,9 @@ def join_page(request, provider_id: int, type_slug: str):
         zone_name = service.provider.zone_name
     today = timezone.now().astimezone(ZoneInfo(zone_name)).date()
     # The week the patient was looking at, when the slot picker says.
-    first_day = max(_parse_day(request.GET.get("from")) or today, today)
+    looked_at = _parse_day(request.GET.get("from"))
+    last_day = today + timedelta(days=service.provider.practice.horizon_days)
+    first_day = min(max(looked_at or today, today), last_day)
     form = JoinForm(
         request.POST or None,
         initial={

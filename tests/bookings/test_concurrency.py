@@ -6,15 +6,17 @@ connection, so they run the same race on SQLite and on PostgreSQL.
 
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.db import connection
 from django.test import Client
 
 from carebook.audit.models import AuditEntry
+from carebook.audit.services import JOB
+from carebook.bookings import services
 from carebook.bookings.models import Booking
-from carebook.payments.models import Refund
+from carebook.payments.models import Payment, Refund
 from tests.factories import make_booking
 
 ATTEMPTS = 20
@@ -79,6 +81,23 @@ def test_overlapping_attempts_with_different_starts_make_one_booking(provider, n
 
     assert sorted(statuses) == [201] + [409] * (ATTEMPTS - 1)
     assert Booking.objects.count() == 1
+
+
+def race_calls(calls: list) -> list:
+    """Run every call at the same moment; return each result or exception."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        try:
+            barrier.wait()
+            return call()
+        except Exception as error:
+            return error
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=len(calls)) as pool:
+        return list(pool.map(run, calls))
 
 
 def race_posts(posts: list[tuple[str, dict]]) -> list[int]:
@@ -225,3 +244,42 @@ def test_a_cancel_and_a_payment_at_once_never_fail(provider, now, settings):
             assert statuses == [302, 200]
             assert refunds == []
             assert booking.payments.get().status == "cancelled"
+
+
+def test_paying_later_again_while_the_old_checkout_settles_never_fails(
+    provider, consultation, now, settings
+):
+    settings.STRIPE_SECRET_KEY = ""
+    for day in range(8, 8 + ROUNDS):
+        held = services.book_slot(
+            provider=provider,
+            appointment_type=consultation,
+            start=datetime(2026, 12, day, 9, 0, tzinfo=UTC),
+            patient_timezone="Europe/Dublin",
+            source=Booking.Source.STAFF,
+            actor=JOB,
+            patient=services.PatientDetails("Zoë", "zoe@example.ie"),
+            payment_plan=Booking.PaymentPlan.LATER,
+            return_url_for=lambda token: f"http://testserver/booking/{token}/",
+        )
+        old = services.start_later_payment(held.booking, "/", JOB)
+        # An hour on, the patient presses "Pay online now" again just as
+        # the old checkout's payment is reported.
+        Payment.objects.filter(pk=old.pk).update(
+            created_at=old.created_at - timedelta(hours=2)
+        )
+
+        results = race_calls(
+            [
+                lambda held=held: services.start_later_payment(held.booking, "/", JOB),
+                lambda old=old: services.settle_payment(old.pk, "demo_old", JOB),
+            ]
+        )
+
+        assert all(
+            not isinstance(result, Exception) or isinstance(result, services.WrongState)
+            for result in results
+        ), results
+        statuses = sorted(held.booking.payments.values_list("status", flat=True))
+        # The old payment is taken; a new checkout, if one opened, is closed.
+        assert statuses in (["succeeded"], ["cancelled", "succeeded"])

@@ -106,3 +106,26 @@ def test_a_free_booking_paid_later_offers_nothing_to_pay(provider, stripe_settin
     assert "Pay online now" not in page
     assert pressed["Location"] == f"/booking/{held.token}/"
     assert held.booking.payments.count() == 0
+
+
+def test_the_card_page_of_a_pay_later_checkout_closes_after_its_hour(
+    provider, settings, now
+):
+    settings.STRIPE_SECRET_KEY = ""
+    held = book_to_pay_later(provider)
+    patient = Client()
+    checkout = patient.post(pay_link(held))["Location"]
+    now.move_to(MONDAY_MORNING + timedelta(hours=1))
+
+    late = patient.post(
+        checkout,
+        {"card_number": "4242 4242 4242 4242", "expiry": "12/30", "cvc": "123"},
+    )
+
+    assert late.status_code == 200
+    assert late.context["is_open"] is False
+    assert held.booking.payments.get().status == "pending"
+    # Pressing the button again opens a new checkout, once the old one is
+    # surely over.
+    now.move_to(MONDAY_MORNING + timedelta(hours=1, minutes=3))
+    assert patient.post(pay_link(held))["Location"] != checkout

@@ -1226,3 +1226,24 @@ def test_cutting_a_windows_end_only_drops_the_later_starts(scenario, fraction):
     assert free_slots(working, slot_rules, busy, shorter, now) == [
         slot for slot in whole if slot.start < shorter.end
     ]
+
+
+def test_an_interval_across_the_repeated_hour_compares_instants():
+    # 25 October 2026 in Berlin: 02:05 summer time (00:05 UTC), then the
+    # clocks go back and 02:00 comes again, in winter time (01:00 UTC).
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 10, 25, 2, 5, tzinfo=berlin)
+    end = datetime(2026, 10, 25, 2, 0, fold=1, tzinfo=berlin)
+
+    interval = Interval(start, end)
+
+    assert (interval.start, interval.end) == (
+        datetime(2026, 10, 25, 0, 5, tzinfo=UTC),
+        datetime(2026, 10, 25, 1, 0, tzinfo=UTC),
+    )
+    assert interval.overlaps(
+        Interval(
+            datetime(2026, 10, 25, 2, 30, fold=0, tzinfo=berlin),
+            datetime(2026, 10, 25, 2, 40, fold=0, tzinfo=berlin),
+        )
+    )

@@ -689,6 +689,7 @@ def test_wider_hours_offer_the_new_time_to_the_waitlist(
         last_day=date(2026, 12, 8),
         patient_name="Zoë Ní Bhriain",
         patient_email="zoe@example.ie",
+        email_key="zoe@example.ie",
         patient_timezone="Europe/Dublin",
         token_hash="x" * 64,
         token_salt="y",

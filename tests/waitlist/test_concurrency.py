@@ -30,6 +30,7 @@ def wait_in_line(provider, consultation, patients: int) -> None:
             last_day=date(2026, 12, 8),
             patient_name=f"Patient {number}",
             patient_email=f"p{number}@example.com",
+            email_key=f"p{number}@example.com",
             patient_timezone="Europe/Dublin",
             token_hash=f"{number}" * 64,
             token_salt=str(number),

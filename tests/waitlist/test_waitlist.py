@@ -14,9 +14,13 @@ from django.test import Client
 
 from carebook.analytics.figures import FigureFilter, compute_figures
 from carebook.audit.models import AuditEntry
-from carebook.audit.services import JOB, PATIENT
+from carebook.audit.services import JOB, PATIENT, WEBHOOK
 from carebook.bookings.models import Booking
-from carebook.bookings.services import cancel_booking, expire_lapsed_holds
+from carebook.bookings.services import (
+    cancel_booking,
+    expire_lapsed_holds,
+    settle_payment,
+)
 from carebook.notifications.models import OutboxMessage
 from carebook.practice.models import AppointmentType, DateOverride
 from carebook.waitlist import services as waitlist_services
@@ -25,6 +29,7 @@ from carebook.waitlist.services import (
     end_past_entries,
     find_entry_by_token,
     offer_free_times,
+    settle_offers,
 )
 from carebook.waitlist.tasks import sweep_waitlist
 from tests.conftest import MONDAY_MORNING
@@ -433,6 +438,7 @@ def test_the_database_refuses_a_second_place_for_one_address(line):
             last_day=first.last_day,
             patient_name="Zoë",
             patient_email="Zoe@Example.ie",
+            email_key=first.email_key,
             patient_timezone="Europe/Dublin",
             token_hash="z" * 64,
             token_salt="z",
@@ -586,3 +592,76 @@ def test_offers_count_as_checkouts_only_once_claimed(
     )
 
     assert (figures.checkouts_started, figures.checkouts_completed) == (1, 0)
+
+
+def test_joining_again_while_a_claim_waits_for_payment_keeps_the_line_moving(
+    client, provider, taken_tuesday, line, now, jobs, django_capture_on_commit_callbacks
+):
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+    client.post(claim_link("zoe@example.ie"), {"choice": "book"})
+    # Zoë, her claim not paid yet, joins again for the same Tuesday.
+    again = join(Client(), provider, "Zoë Ní Bhriain", "zoe@example.ie")
+    assert again.status_code == 302
+    now.move_to(MONDAY_MORNING + timedelta(minutes=31))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        expire_lapsed_holds()
+    jobs.run()
+
+    first = find_entry_by_token(line["zoe"])
+    assert first.status == "ended"
+    assert [(email, status) for email, status, *_ in offers()] == [
+        ("zoe@example.ie", "lapsed"),
+        ("aoife@example.ie", "open"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("zoe@éxample.ie", "ZOE@ÉXAMPLE.IE"),
+        ("zoe@éxample.ie", "zoe@xn--xample-9ua.ie"),
+        (" zoe@example.ie", "Zoe@Example.ie"),
+    ],
+)
+def test_one_address_in_any_spelling_waits_once(
+    client, provider, taken_tuesday, now, first, second
+):
+    joined = join(client, provider, "Zoë", first)
+    again = join(Client(), provider, "Zoë", second)
+
+    assert (joined.status_code, again.status_code) == (302, 422)
+    assert WaitlistEntry.objects.count() == 1
+
+
+def test_a_claim_paid_late_after_all_books_the_patient(
+    client, provider, taken_tuesday, line, now, jobs, django_capture_on_commit_callbacks
+):
+    free_the_tuesday(taken_tuesday, django_capture_on_commit_callbacks, jobs)
+    client.post(claim_link("zoe@example.ie"), {"choice": "book"})
+    booking = WaitlistOffer.objects.get().booking
+    now.move_to(MONDAY_MORNING + timedelta(minutes=31))
+    with django_capture_on_commit_callbacks(execute=True):
+        expire_lapsed_holds()
+    # The card processor reports the payment only now; the time is still
+    # held by nobody else, as Aoife has not claimed it.
+    WaitlistOffer.objects.filter(entry__patient_email="aoife@example.ie").delete()
+    Booking.objects.filter(status="held").update(status="expired")
+    with django_capture_on_commit_callbacks(execute=True):
+        settle_payment(booking.payments.get().pk, "demo_late", WEBHOOK)
+
+    settle_offers(provider.pk)
+
+    booking.refresh_from_db()
+    assert booking.status == "confirmed"
+    assert find_entry_by_token(line["zoe"]).status == "booked"
+    assert WaitlistOffer.objects.get(booking=booking).status == "claimed"
+
+
+def test_the_join_form_keeps_a_far_week_within_the_horizon(client, provider, now):
+    page = client.get(
+        f"/waitlist/join/{provider.pk}/consultation/", {"from": "9999-12-31"}
+    )
+
+    assert page.status_code == 200
+    assert page.context["form"]["first_day"].value() == date(2027, 2, 5)

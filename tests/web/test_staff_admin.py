@@ -107,3 +107,40 @@ def test_bookings_are_neither_added_nor_deleted_in_the_admin(
 
     assert (added.status_code, deleted.status_code) == (403, 403)
     assert Booking.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("contact", "field", "message"),
+    [
+        (
+            {"patient_email": "zoe@example.ie", "patient_phone": "call me maybe"},
+            "patient_phone",
+            "Enter a phone number: digits, spaces and + - ( ) . / only.",
+        ),
+        (
+            {"patient_email": "", "patient_phone": ""},
+            "patient_email",
+            "Keep an email address or a phone number.",
+        ),
+    ],
+)
+def test_contact_details_in_the_admin_are_checked_and_nothing_saved(
+    client, admin_user, booking, contact, field, message
+):
+    client.force_login(admin_user)
+
+    answer = client.post(
+        f"/admin/bookings/booking/{booking.pk}/change/",
+        {
+            "patient_name": "Zoë Ní Bhriain",
+            **contact,
+            "payments-TOTAL_FORMS": "0",
+            "payments-INITIAL_FORMS": "0",
+        },
+    )
+
+    assert answer.status_code == 200
+    assert answer.context["adminform"].form.errors[field] == [message]
+    booking.refresh_from_db()
+    assert (booking.patient_email, booking.patient_phone) == ("", "")
+    assert AuditEntry.objects.filter(action="booking.contact_changed").count() == 0
