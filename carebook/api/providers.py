@@ -1,6 +1,6 @@
 """Providers and their free slots."""
 
-from datetime import date, datetime, time, timedelta
+from datetime import date
 from zoneinfo import ZoneInfo
 
 from django.http import Http404
@@ -13,7 +13,7 @@ from carebook.api.schemas import PriceOut, ProviderOut, ServiceOut, SlotOut, Slo
 from carebook.bookings.availability import find_free_slots
 from carebook.converters import MAX_ID
 from carebook.practice.models import Provider, Service
-from carebook.scheduling import Interval
+from carebook.scheduling import Interval, local_days
 from carebook.timezones import is_supported_date, is_zone
 
 router = Router(tags=["providers"])
@@ -106,8 +106,4 @@ def _day_window(first: date, last: date, zone_name: str) -> Interval:
     if (last - first).days >= MAX_SLOT_DAYS:
         raise field_error(["query", "end"], f"at most {MAX_SLOT_DAYS} days at once")
 
-    zone = ZoneInfo(zone_name)
-    return Interval(
-        datetime.combine(first, time(0), tzinfo=zone),
-        datetime.combine(last + timedelta(days=1), time(0), tzinfo=zone),
-    )
+    return local_days(first, last, zone_name)

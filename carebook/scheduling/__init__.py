@@ -9,7 +9,15 @@ from carebook.scheduling.availability import (
     SlotRules,
     WorkingHours,
     free_slots,
+    local_days,
     working_intervals,
 )
 
-__all__ = ["Interval", "SlotRules", "WorkingHours", "free_slots", "working_intervals"]
+__all__ = [
+    "Interval",
+    "SlotRules",
+    "WorkingHours",
+    "free_slots",
+    "local_days",
+    "working_intervals",
+]

@@ -50,6 +50,19 @@ class Interval:
         return self.start < other.end and other.start < self.end
 
 
+def local_days(first_day: date, last_day: date, zone_name: str) -> Interval:
+    """Return the instants from `first_day` 00:00 to the end of `last_day`.
+
+    The days are wall-clock days in the zone, so one across a change of the
+    clocks lasts 23 or 25 hours.
+    """
+    zone = ZoneInfo(zone_name)
+    return Interval(
+        datetime.combine(first_day, time(0), tzinfo=zone),
+        datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone),
+    )
+
+
 @dataclass(frozen=True)
 class WorkingHours:
     """When a provider works, as wall-clock times in their zone.

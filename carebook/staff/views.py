@@ -5,8 +5,7 @@ their own schedule. Times are the practice's wall clock, which the
 practice time zone middleware makes the current zone.
 """
 
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -24,7 +23,7 @@ from carebook.payments.models import Payment
 from carebook.payments.services import checkout_url
 from carebook.practice import services as practice_services
 from carebook.practice.models import Practice, Provider, Service, TimeOff, Weekday
-from carebook.scheduling import Interval
+from carebook.scheduling import local_days
 from carebook.staff.forms import (
     DateHoursForm,
     DeskBookingForm,
@@ -35,6 +34,7 @@ from carebook.staff.forms import (
     WeeklyHoursFormSet,
 )
 from carebook.staff.roles import check_schedule_access, role_of, schedule_scope
+from carebook.timezones import local_date
 from carebook.web.links import booking_url
 
 # Statuses the schedule lists; expired holds are left out.
@@ -58,14 +58,6 @@ def _practice() -> Practice:
     return practice
 
 
-def _today(practice: Practice) -> date:
-    return timezone.now().astimezone(ZoneInfo(practice.timezone)).date()
-
-
-def _day_start(day: date, zone: ZoneInfo) -> datetime:
-    return datetime.combine(day, time(0), tzinfo=zone)
-
-
 def _visible_providers(user):
     scope = schedule_scope(user)
     providers = Provider.objects.filter(is_active=True).order_by("name")
@@ -79,7 +71,7 @@ def schedule(request):
     providers = _visible_providers(request.user)
     form = ScheduleForm(request.GET)
     form.is_valid()
-    day = form.cleaned_data.get("day") or _today(practice)
+    day = form.cleaned_data.get("day") or local_date(practice.timezone)
     view = form.cleaned_data.get("view") or "day"
     # A provider asking for someone else's schedule sees their own.
     chosen = form.cleaned_data.get("provider")
@@ -88,13 +80,11 @@ def schedule(request):
     else:
         chosen = None
 
-    zone = ZoneInfo(practice.timezone)
     first = day - timedelta(days=day.weekday()) if view == "week" else day
     length = 7 if view == "week" else 1
-    start = _day_start(first, zone)
-    end = _day_start(first + timedelta(days=length), zone)
+    shown = local_days(first, first + timedelta(days=length - 1), practice.timezone)
     time_off = TimeOff.objects.filter(
-        provider__in=providers, start__lt=end, end__gt=start
+        provider__in=providers, start__lt=shown.end, end__gt=shown.start
     ).select_related("provider")
     return _render(
         request,
@@ -104,34 +94,33 @@ def schedule(request):
             "form": form,
             "view": view,
             "day": day,
-            "days": _bookings_by_day(providers, first, length, zone),
+            "days": _bookings_by_day(providers, first, length, practice.timezone),
             "providers": _visible_providers(request.user),
             "chosen": chosen,
             "time_off": time_off,
             "previous_day": first - timedelta(days=length),
             "next_day": first + timedelta(days=length),
-            "today": _today(practice),
+            "today": local_date(practice.timezone),
         },
     )
 
 
-def _bookings_by_day(providers, first: date, length: int, zone: ZoneInfo) -> list:
+def _bookings_by_day(providers, first: date, length: int, zone_name: str) -> list:
     """Return each of `length` days from `first` with the bookings starting on it."""
-    start = _day_start(first, zone)
-    end = _day_start(first + timedelta(days=length), zone)
+    shown = local_days(first, first + timedelta(days=length - 1), zone_name)
     bookings = (
         Booking.objects.filter(
             provider__in=providers,
             status__in=SCHEDULE_STATUSES,
-            start__lt=end,
-            end__gt=start,
+            start__lt=shown.end,
+            end__gt=shown.start,
         )
         .select_related("provider", "appointment_type")
         .order_by("start", "provider__name")
     )
     by_day = {first + timedelta(days=offset): [] for offset in range(length)}
     for booking in bookings:
-        day = booking.start.astimezone(zone).date()
+        day = local_date(zone_name, booking.start)
         if day in by_day:
             by_day[day].append(booking)
     return list(by_day.items())
@@ -156,7 +145,9 @@ def booking_detail(request, reference: str):
         object_type="bookings.booking", object_id=str(booking.pk)
     ).select_related("actor_user")
     practice = booking.provider.practice
-    is_today = _local_day(now, practice) == _local_day(booking.start, practice)
+    is_today = local_date(practice.timezone, now) == local_date(
+        practice.timezone, booking.start
+    )
     is_confirmed = booking.status == Booking.Status.CONFIRMED
     return _render(
         request,
@@ -219,9 +210,14 @@ def move_booking(request, reference: str):
     chooser = DeskChoiceForm(
         request.GET or None,
         services=Service.objects.filter(pk=service.pk),
-        initial={"service": service.pk, "day": _local_day(booking.start, practice)},
+        initial={
+            "service": service.pk,
+            "day": local_date(practice.timezone, booking.start),
+        },
     )
-    day = _chosen_service_and_day(chooser)[1] or _local_day(booking.start, practice)
+    day = _chosen_service_and_day(chooser)[1] or local_date(
+        practice.timezone, booking.start
+    )
     status = 200
     if request.method == "POST":
         form = MoveForm(request.POST)
@@ -238,7 +234,9 @@ def move_booking(request, reference: str):
                 return redirect("staff:booking", reference=booking.reference)
         else:
             status = 422
-        day = _local_day(form.cleaned_data.get("start") or booking.start, practice)
+        day = local_date(
+            practice.timezone, form.cleaned_data.get("start") or booking.start
+        )
 
     slots = [
         slot
@@ -260,10 +258,6 @@ def move_booking(request, reference: str):
     )
 
 
-def _local_day(instant: datetime, practice: Practice) -> date:
-    return instant.astimezone(ZoneInfo(practice.timezone)).date()
-
-
 @login_required
 def book_for_patient(request):
     """Book a free time for a patient at the desk or on the phone.
@@ -277,7 +271,7 @@ def book_for_patient(request):
         .select_related("provider__practice", "appointment_type__practice")
         .order_by("provider__name", "appointment_type__name")
     )
-    today = _today(practice)
+    today = local_date(practice.timezone)
     chooser = DeskChoiceForm(
         request.GET or None, services=offered, initial={"day": today}
     )
@@ -337,12 +331,10 @@ def _desk_slots(
     """
     if service is None or day is None:
         return []
-    zone = ZoneInfo(practice.timezone)
-    window = Interval(_day_start(day, zone), _day_start(day + timedelta(days=1), zone))
     return find_free_slots(
         service.provider,
         service.appointment_type,
-        window,
+        local_days(day, day, practice.timezone),
         exclude_booking_id=moving.pk if moving else None,
     )
 
@@ -351,10 +343,12 @@ def _next_free_slot(service: Service | None, day: date | None, practice):
     """Return the first free time after `day` within the booking horizon."""
     if service is None or day is None:
         return None
-    zone = ZoneInfo(practice.timezone)
-    start = _day_start(day + timedelta(days=1), zone)
-    window = Interval(start, start + timedelta(days=practice.horizon_days))
-    slots = find_free_slots(service.provider, service.appointment_type, window)
+    after = local_days(
+        day + timedelta(days=1),
+        day + timedelta(days=practice.horizon_days),
+        practice.timezone,
+    )
+    slots = find_free_slots(service.provider, service.appointment_type, after)
     return slots[0] if slots else None
 
 
@@ -409,7 +403,6 @@ def _render_hours(
     request, provider, weekly=None, time_off_form=None, date_form=None, status=200
 ):
     now = timezone.now()
-    zone = ZoneInfo(provider.zone_name)
     weekly = weekly or WeeklyHoursFormSet(
         prefix="hours",
         initial=[
@@ -434,9 +427,8 @@ def _render_hours(
             "date_form": date_form or DateHoursForm(prefix="date"),
             "time_off": provider.time_off.filter(end__gt=now),
             "date_hours": provider.date_overrides.filter(
-                date__gte=now.astimezone(zone).date()
+                date__gte=local_date(provider.zone_name, now)
             ),
-            "zone": zone,
         },
         status=status,
     )
@@ -548,13 +540,9 @@ def set_date_hours(request, provider_id: int):
     messages.success(request, f"Hours of {_day_label(day)} saved.")
     if any(end <= start for start, end in form.intervals):
         messages.warning(request, "These hours run past midnight into the next day.")
-    zone = ZoneInfo(provider.zone_name)
+    on_the_day = local_days(day, day, provider.zone_name)
     _name_bookings_inside(
-        request,
-        provider,
-        _day_start(day, zone),
-        _day_start(day + timedelta(days=1), zone),
-        f"are on {_day_label(day)}",
+        request, provider, on_the_day.start, on_the_day.end, f"are on {_day_label(day)}"
     )
     return redirect("staff:hours", provider_id=provider.pk)
 

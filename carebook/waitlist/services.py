@@ -12,8 +12,7 @@ offered to the next in line, never again to the same patient.
 import logging
 import secrets
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -27,7 +26,8 @@ from carebook.bookings.models import Booking, hash_token, make_token
 from carebook.contact import email_key
 from carebook.notifications import services as notifications
 from carebook.practice.models import Service
-from carebook.scheduling import Interval
+from carebook.scheduling import Interval, local_days
+from carebook.timezones import local_date
 from carebook.waitlist.models import TOKEN_PURPOSE, WaitlistEntry, WaitlistOffer
 from carebook.web.links import booking_url
 
@@ -68,29 +68,19 @@ class JoinedEntry:
     token: str
 
 
-def days_window(first_day: date, last_day: date, zone_name: str) -> Interval:
-    """Return the instants of the days first_day to last_day in a zone."""
-    zone = ZoneInfo(zone_name)
-    return Interval(
-        datetime.combine(first_day, time(0), tzinfo=zone),
-        datetime.combine(last_day + timedelta(days=1), time(0), tzinfo=zone),
-    )
-
-
 def _check_days(service: Service, first_day, last_day, zone_name: str, now) -> None:
     """Refuse days in the past, out of order, or beyond the booking horizon."""
     practice = service.provider.practice
-    zone = ZoneInfo(zone_name)
-    today = now.astimezone(zone).date()
-    last_bookable = (now + timedelta(days=practice.horizon_days)).astimezone(zone)
+    today = local_date(zone_name, now)
+    last_bookable = local_date(zone_name, now + timedelta(days=practice.horizon_days))
     if first_day < today:
         raise WaitlistError("This day has passed.", "first_day")
     if last_day < first_day:
         raise WaitlistError("The last day comes before the first.", "last_day")
-    if last_day > last_bookable.date():
-        last = last_bookable.date()
+    if last_day > last_bookable:
         raise WaitlistError(
-            f"Bookings open only up to {last.day} {last:%B %Y}.", "last_day"
+            f"Bookings open only up to {last_bookable.day} {last_bookable:%B %Y}.",
+            "last_day",
         )
 
 
@@ -113,7 +103,7 @@ def join_waitlist(
     """
     now = now or timezone.now()
     _check_days(service, first_day, last_day, patient_timezone, now)
-    window = days_window(first_day, last_day, patient_timezone)
+    window = local_days(first_day, last_day, patient_timezone)
     if find_free_slots(service.provider, service.appointment_type, window, now):
         raise WaitlistError(
             "There are still free times on these days: please book one of them."
@@ -201,7 +191,7 @@ def offer_free_times(provider_id: int, now: datetime | None = None) -> int:
 
 
 def _has_ended(entry: WaitlistEntry, now: datetime) -> bool:
-    return entry.last_day < now.astimezone(ZoneInfo(entry.patient_timezone)).date()
+    return entry.last_day < local_date(entry.patient_timezone, now)
 
 
 def _end_entry(entry: WaitlistEntry, now: datetime) -> None:
@@ -324,7 +314,7 @@ def _mark_claimed(entry: WaitlistEntry, offer: WaitlistOffer, actor: Actor) -> N
 
 def _offer_first_free_time(entry: WaitlistEntry, now: datetime) -> int:
     """Hold the earliest free time in the entry's days for it; 1 if offered."""
-    window = days_window(entry.first_day, entry.last_day, entry.patient_timezone)
+    window = local_days(entry.first_day, entry.last_day, entry.patient_timezone)
     window = Interval(max(window.start, now), window.end)
     if window.start >= window.end:
         return 0

@@ -1,16 +1,15 @@
 """Waitlist pages: join, see or leave a place in line, claim an offered time."""
 
-from datetime import date, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.utils import timezone, translation
+from django.utils import translation
 from django.views.decorators.cache import never_cache
 
 from carebook.audit.services import Actor
 from carebook.bookings.services import PatientDetails
-from carebook.timezones import is_zone
+from carebook.timezones import is_zone, local_date, parse_day
 from carebook.waitlist import services
 from carebook.waitlist.forms import JoinForm
 from carebook.waitlist.models import WaitlistEntry, WaitlistOffer
@@ -19,22 +18,15 @@ from carebook.web.views import get_service_or_404, next_step
 DAYS_SUGGESTED = 7
 
 
-def _parse_day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 def join_page(request, provider_id: int, type_slug: str):
     """Ask for the days and contact details of a new place in line."""
     service = get_service_or_404(provider_id, type_slug)
     zone_name = request.GET.get("tz", "")
     if not is_zone(zone_name):
         zone_name = service.provider.zone_name
-    today = timezone.now().astimezone(ZoneInfo(zone_name)).date()
+    today = local_date(zone_name)
     # The week the patient was looking at, when the slot picker says.
-    looked_at = _parse_day(request.GET.get("from"))
+    looked_at = parse_day(request.GET.get("from"))
     last_day = today + timedelta(days=service.provider.practice.horizon_days)
     first_day = min(max(looked_at or today, today), last_day)
     form = JoinForm(

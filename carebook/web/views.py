@@ -1,7 +1,7 @@
 """Patient pages: find a provider, pick a time, give details, see the booking."""
 
 from collections import Counter
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from itertools import groupby
 from zoneinfo import ZoneInfo
 
@@ -23,8 +23,8 @@ from carebook.payments import stripe_flow
 from carebook.payments.models import Payment, Refund
 from carebook.payments.services import checkout_url
 from carebook.practice.models import Practice, Provider, Service
-from carebook.scheduling import Interval
-from carebook.timezones import is_zone
+from carebook.scheduling import Interval, local_days
+from carebook.timezones import is_zone, local_date, parse_day
 from carebook.web.forms import HoldForm, PatientDetailsForm, zone_choices
 from carebook.web.links import booking_url
 from carebook.web.templatetags.carebook import local_day, local_time
@@ -91,16 +91,15 @@ def _week_of_slots(request, service: Service, moving: Booking | None = None) -> 
     if not is_zone(zone_name):
         zone_name = provider.zone_name
     zone = ZoneInfo(zone_name)
-    today = _today(zone)
+    today = local_date(zone_name)
     last_day = today + timedelta(days=provider.practice.horizon_days)
-    first_day = _parse_day(request.GET.get("from"))
+    first_day = parse_day(request.GET.get("from"))
     if first_day is None or not today <= first_day <= last_day:
         first_day = today
     journey = request.GET.get("journey") or _start_journey()
 
-    window = Interval(
-        datetime.combine(first_day, time(0), tzinfo=zone),
-        datetime.combine(first_day + timedelta(days=DAYS_SHOWN), time(0), tzinfo=zone),
+    window = local_days(
+        first_day, first_day + timedelta(days=DAYS_SHOWN - 1), zone_name
     )
     slots = find_free_slots(
         provider,
@@ -410,22 +409,11 @@ def _get_booking(token: str) -> Booking:
     return booking
 
 
-def _parse_day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
-
-
 def _slot_label(slot: Interval, zone: ZoneInfo, repeated: set[str]) -> str:
     """Return '09:30', or '01:30 IST' where clocks going back repeat the time."""
     local = slot.start.astimezone(zone)
     label = local.strftime("%H:%M")
     return f"{label} {local.tzname()}" if label in repeated else label
-
-
-def _today(zone: ZoneInfo) -> date:
-    return timezone.now().astimezone(zone).date()
 
 
 def _group_by_day(slots: list[Interval], first_day: date, zone: ZoneInfo) -> list:

@@ -658,10 +658,22 @@ def test_a_claim_paid_late_after_all_books_the_patient(
     assert WaitlistOffer.objects.get(booking=booking).status == "claimed"
 
 
-def test_the_join_form_keeps_a_far_week_within_the_horizon(client, provider, now):
+@pytest.mark.parametrize(
+    ("looked_at", "first_day"),
+    [
+        # Beyond the 60-day horizon: its last day.
+        ("2030-01-01", date(2027, 2, 5)),
+        # Before today, or no date Carebook books: today.
+        ("2026-01-01", date(2026, 12, 7)),
+        ("9999-12-31", date(2026, 12, 7)),
+    ],
+)
+def test_the_join_form_suggests_days_that_can_be_booked(
+    client, provider, now, looked_at, first_day
+):
     page = client.get(
-        f"/waitlist/join/{provider.pk}/consultation/", {"from": "9999-12-31"}
+        f"/waitlist/join/{provider.pk}/consultation/", {"from": looked_at}
     )
 
     assert page.status_code == 200
-    assert page.context["form"]["first_day"].value() == date(2027, 2, 5)
+    assert page.context["form"]["first_day"].value() == first_day
