@@ -1,7 +1,7 @@
 """Shapes of the API's requests and answers."""
 
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from ninja import Schema
@@ -99,8 +99,7 @@ class BookingIn(Schema):
             raise ValueError("start needs a UTC offset, as in RFC 3339")
         if not is_supported_date(value.date()):
             raise ValueError("start is outside the dates Carebook books")
-        # Python takes offsets PostgreSQL refuses (beyond ±15:59).
-        return value.astimezone(UTC)
+        return value
 
 
 class BookingOut(Schema):

@@ -116,11 +116,6 @@ def find_service(provider: Provider, appointment_type: AppointmentType) -> Servi
         ) from None
 
 
-def _lock_provider(provider: Provider) -> None:
-    """Serialise bookings of one provider until the transaction ends."""
-    lock_provider(provider.pk)
-
-
 def _lock_provider_of(booking_id: int) -> None:
     """Take the provider lock of a booking known only by its id."""
     provider_id = (
@@ -173,6 +168,7 @@ def hold_slot(
     another booking took it a moment earlier.
     """
     now = now or timezone.now()
+    # In UTC: Python takes offsets PostgreSQL refuses (beyond ±15:59).
     start = start.astimezone(UTC)
     service = find_service(provider, appointment_type)
     span = Span.of(appointment_type, start)
@@ -182,7 +178,7 @@ def hold_slot(
 
     try:
         with transaction.atomic():
-            _lock_provider(provider)
+            lock_provider(provider.pk)
             _expire_lapsed_holds_near(
                 provider, span.blocked_start, span.blocked_end, now
             )
@@ -282,6 +278,16 @@ def book_slot(
     return HeldBooking(booking, held.token)
 
 
+def can_pay_later(booking: Booking) -> bool:
+    """Return whether a booking confirmed unpaid still has money to pay online."""
+    return (
+        booking.status == Booking.Status.CONFIRMED
+        and booking.payment_plan == Booking.PaymentPlan.LATER
+        and booking.online_amount > 0
+        and not booking.payments.filter(status=Payment.Status.SUCCEEDED).exists()
+    )
+
+
 def start_later_payment(booking: Booking, return_url: str, actor: Actor) -> Payment:
     """Open the online payment of a confirmed booking to be paid later.
 
@@ -290,16 +296,10 @@ def start_later_payment(booking: Booking, return_url: str, actor: Actor) -> Paym
     """
     now = timezone.now()
     with transaction.atomic():
-        _lock_provider(booking.provider)
+        lock_provider(booking.provider_id)
         booking = Booking.objects.select_for_update().get(pk=booking.pk)
-        if (
-            booking.status != Booking.Status.CONFIRMED
-            or booking.payment_plan != Booking.PaymentPlan.LATER
-            or not booking.online_amount
-        ):
+        if not can_pay_later(booking):
             raise WrongState("This booking has nothing to pay online.")
-        if booking.payments.filter(status=Payment.Status.SUCCEEDED).exists():
-            raise WrongState("This booking is paid already.")
 
         open_payment = booking.payments.filter(status=Payment.Status.PENDING).first()
         if open_payment is not None and not payments.is_later_checkout_over(
@@ -339,7 +339,7 @@ def settle_payment(
     now = now or timezone.now()
     with transaction.atomic():
         booking = Payment.objects.select_related("booking").get(pk=payment_id).booking
-        _lock_provider(booking.provider)
+        lock_provider(booking.provider_id)
         if not payments.mark_payment_paid(payment_id, gateway_reference, actor):
             return Booking.objects.get(pk=booking.pk)
 
@@ -403,7 +403,7 @@ def end_unpaid_booking(payment_id: int, reason: str, actor: Actor, now=None) -> 
     now = now or timezone.now()
     with transaction.atomic():
         payment = Payment.objects.select_related("booking").get(pk=payment_id)
-        _lock_provider(payment.booking.provider)
+        lock_provider(payment.booking.provider_id)
         payments.fail_payment(payment, reason, actor)
         changed = Booking.objects.filter(
             pk=payment.booking_id, status=Booking.Status.PENDING_PAYMENT
@@ -448,7 +448,7 @@ def cancel_booking(
     """
     now = now or timezone.now()
     with transaction.atomic():
-        _lock_provider(booking.provider)
+        lock_provider(booking.provider_id)
         booking = Booking.objects.select_for_update().get(pk=booking.pk)
         if booking.status not in (
             Booking.Status.CONFIRMED,
@@ -505,12 +505,13 @@ def reschedule_booking(
     locked booking and `now`, may refuse the move by raising.
     """
     now = now or timezone.now()
+    # In UTC: Python takes offsets PostgreSQL refuses (beyond ±15:59).
     start = start.astimezone(UTC)
     appointment_type = booking.appointment_type
     span = Span.of(appointment_type, start)
 
     with transaction.atomic():
-        _lock_provider(booking.provider)
+        lock_provider(booking.provider_id)
         booking = Booking.objects.select_for_update().get(pk=booking.pk)
         if booking.status != Booking.Status.CONFIRMED:
             raise WrongState("Only a confirmed booking can be moved.")

@@ -27,6 +27,15 @@ def babel_locale(language: str, practice_locale: str) -> str:
     return language
 
 
+def day_and_time(instant, zone_name: str, locale: str) -> tuple[str, str]:
+    """Return an instant's day and clock time in a zone, as a locale writes them."""
+    local = instant.astimezone(ZoneInfo(zone_name))
+    return (
+        format_date(local.date(), "full", locale=locale),
+        format_time(local, "short", locale=locale),
+    )
+
+
 def appointment_context(booking, zone_name: str, language: str) -> dict:
     """Return what every email about a booking may show, formatted.
 
@@ -35,20 +44,18 @@ def appointment_context(booking, zone_name: str, language: str) -> dict:
     """
     practice = booking.provider.practice
     locale = babel_locale(language, practice.locale)
-    zone = ZoneInfo(zone_name)
-    start = booking.start.astimezone(zone)
-    end = booking.end.astimezone(zone)
+    day, start_time = day_and_time(booking.start, zone_name, locale)
     return {
         "booking": booking,
         "practice_name": practice.name,
         "provider_name": booking.provider.name,
         "patient_name": booking.patient_name,
         "reference": booking.reference,
-        "day": format_date(start.date(), "full", locale=locale),
-        "start_time": format_time(start, "short", locale=locale),
-        "end_time": format_time(end, "short", locale=locale),
+        "day": day,
+        "start_time": start_time,
+        "end_time": day_and_time(booking.end, zone_name, locale)[1],
         "zone_name": zone_name,
-        "zone_label": get_timezone_name(zone, locale=locale),
+        "zone_label": get_timezone_name(ZoneInfo(zone_name), locale=locale),
         "duration_minutes": booking.appointment_type.duration_minutes,
         "price": format_money(booking.price_amount, booking.currency, locale),
         "manage_url": booking_url(booking.token),

@@ -5,9 +5,8 @@ writes outbox rows; workers send them after the commit.
 """
 
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
+from babel.dates import format_date
 from django.conf import settings
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -20,6 +19,7 @@ from carebook.notifications.outbox import cancel_pending, queue_email
 from carebook.notifications.rendering import (
     appointment_context,
     babel_locale,
+    day_and_time,
     language_for,
     render_email,
 )
@@ -96,11 +96,8 @@ def _payment_due_context(booking) -> dict:
         if booking.payment_plan == plans.LATER
         else booking.price_amount
     )
-    locale = babel_locale(
-        language_for(booking.patient_language), booking.provider.practice.locale
-    )
     return {
-        "amount_due": format_money(amount, booking.currency, locale),
+        "amount_due": _money_for_patient(booking, amount),
         "pays_online_later": booking.payment_plan == plans.LATER,
     }
 
@@ -129,14 +126,11 @@ def notify_booking_rescheduled(booking, previous_start) -> None:
     locale = babel_locale(
         language_for(provider.practice.locale), provider.practice.locale
     )
-    before = previous_start.astimezone(ZoneInfo(provider.zone_name))
+    day, start_time = day_and_time(previous_start, provider.zone_name, locale)
     _to_provider(
         booking,
         "provider_rescheduled",
-        {
-            "previous_day": format_date(before.date(), "full", locale=locale),
-            "previous_start_time": format_time(before, "short", locale=locale),
-        },
+        {"previous_day": day, "previous_start_time": start_time},
     )
     _schedule_reminder(booking)
     queue_calendar_push(booking, "put")
@@ -147,22 +141,18 @@ def notify_booking_cancelled(booking, refunded: int = 0) -> None:
     cancel_pending(booking, REMINDER)
     context = {}
     if refunded:
-        locale = babel_locale(
-            language_for(booking.patient_language), booking.provider.practice.locale
-        )
-        context["amount_refunded"] = format_money(refunded, booking.currency, locale)
+        context["amount_refunded"] = _money_for_patient(booking, refunded)
     _to_patient(booking, "booking_cancelled", method="CANCEL", context=context)
     _to_provider(booking, "provider_cancellation")
     queue_calendar_push(booking, "delete")
 
 
-def _amount_for_patient(payment) -> str:
-    """Return a payment's amount formatted as its patient reads money."""
-    booking = payment.booking
+def _money_for_patient(booking, amount: int) -> str:
+    """Return an amount of the booking's currency as its patient reads money."""
     locale = babel_locale(
         language_for(booking.patient_language), booking.provider.practice.locale
     )
-    return format_money(payment.amount, payment.currency, locale)
+    return format_money(amount, booking.currency, locale)
 
 
 def notify_payment_received(payment) -> None:
@@ -172,7 +162,7 @@ def notify_payment_received(payment) -> None:
         "payment_receipt",
         dedupe_key=f"receipt:{payment.pk}",
         context={
-            "amount_paid": _amount_for_patient(payment),
+            "amount_paid": _money_for_patient(payment.booking, payment.amount),
             "paid_at": payment.completed_at,
         },
     )
@@ -184,7 +174,10 @@ def notify_payment_refunded(payment, reason: str) -> None:
         payment.booking,
         "payment_refunded",
         dedupe_key=f"refunded:{payment.pk}:{reason}",
-        context={"amount_refunded": _amount_for_patient(payment), "reason": reason},
+        context={
+            "amount_refunded": _money_for_patient(payment.booking, payment.amount),
+            "reason": reason,
+        },
     )
 
 
@@ -220,14 +213,16 @@ def notify_waitlist_offer(offer) -> None:
     entry, booking = offer.entry, offer.booking
     language = language_for(entry.patient_language)
     locale = babel_locale(language, entry.provider.practice.locale)
-    claim_until = offer.expires_at.astimezone(ZoneInfo(entry.patient_timezone))
+    claim_day, claim_time = day_and_time(
+        offer.expires_at, entry.patient_timezone, locale
+    )
     context = (
         appointment_context(booking, entry.patient_timezone, language)
         | _waitlist_context(entry, language)
         | {
             "claim_url": absolute_url(reverse("waitlist:offer", args=[booking.token])),
-            "claim_day": format_date(claim_until.date(), "full", locale=locale),
-            "claim_time": format_time(claim_until, "short", locale=locale),
+            "claim_day": claim_day,
+            "claim_time": claim_time,
         }
     )
     email = render_email(

@@ -15,11 +15,11 @@ DATE_INPUT = forms.DateInput(attrs={"type": "date"})
 TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 
 
-def _bookable_instant(start: datetime) -> datetime:
-    """Return a posted start in UTC, or refuse a date Carebook does not book."""
+def _bookable(start: datetime) -> datetime:
+    """Refuse a posted start on a date Carebook does not book."""
     if not is_supported_date(start.date()):
         raise forms.ValidationError("That date cannot be booked.")
-    return start.astimezone(UTC)
+    return start
 
 
 def _supported(day):
@@ -101,7 +101,7 @@ class DeskBookingForm(PatientDetailsForm, DeskChoiceForm):
         start = self.cleaned_data["start"]
         if start is None:
             raise forms.ValidationError("Choose a time.")
-        return _bookable_instant(start)
+        return _bookable(start)
 
 
 class MoveForm(forms.Form):
@@ -110,7 +110,7 @@ class MoveForm(forms.Form):
     start = forms.DateTimeField()
 
     def clean_start(self):
-        return _bookable_instant(self.cleaned_data["start"])
+        return _bookable(self.cleaned_data["start"])
 
 
 class WeeklyHoursForm(forms.Form):

@@ -19,6 +19,7 @@ from carebook.audit.services import Actor
 from carebook.bookings import services
 from carebook.bookings.availability import find_free_slots
 from carebook.bookings.models import Booking
+from carebook.notifications.rendering import language_for
 from carebook.payments.models import Payment
 from carebook.payments.services import checkout_url
 from carebook.practice import services as practice_services
@@ -362,7 +363,7 @@ def _book(request, form: DeskBookingForm, practice: Practice):
             appointment_type=service.appointment_type,
             start=data["start"],
             patient_timezone=practice.timezone,
-            patient_language=practice.locale.split("_")[0],
+            patient_language=language_for(practice.locale),
             source=Booking.Source.STAFF,
             actor=Actor.for_request(request),
             patient=services.PatientDetails(data["name"], data["email"], data["phone"]),

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from carebook.audit.services import JOB, Actor, record_change
@@ -175,19 +175,44 @@ def offer_free_times(provider_id: int, now: datetime | None = None) -> int:
     """
     now = now or timezone.now()
     settle_offers(provider_id, now)
-    waiting = WaitlistEntry.objects.filter(
-        provider_id=provider_id,
-        provider__is_active=True,
-        status=WaitlistEntry.Status.WAITING,
-    ).select_related("provider__practice", "appointment_type__practice")
+    open_offers = WaitlistOffer.objects.filter(
+        entry=OuterRef("pk"), status=WaitlistOffer.Status.OPEN
+    )
+    waiting = (
+        WaitlistEntry.objects.filter(
+            provider_id=provider_id,
+            provider__is_active=True,
+            status=WaitlistEntry.Status.WAITING,
+        )
+        .annotate(has_open_offer=Exists(open_offers))
+        .select_related("provider__practice", "appointment_type__practice")
+    )
 
     offered = 0
     for entry in waiting:
         if _has_ended(entry, now):
             _end_entry(entry, now)
-        elif not entry.offers.filter(status=WaitlistOffer.Status.OPEN).exists():
+        elif not entry.has_open_offer:
             offered += _offer_first_free_time(entry, now)
     return offered
+
+
+def providers_in_line(provider_id: int | None = None) -> set[int]:
+    """Return the providers whose waitlist has work: a place or an offer.
+
+    A place waits for a time; an open or claimed offer may yet lapse and
+    put its time, or its patient, back in line.
+    """
+    waiting = WaitlistEntry.objects.filter(status=WaitlistEntry.Status.WAITING)
+    offered = WaitlistOffer.objects.filter(
+        status__in=(WaitlistOffer.Status.OPEN, WaitlistOffer.Status.CLAIMED)
+    )
+    if provider_id is not None:
+        waiting = waiting.filter(provider_id=provider_id)
+        offered = offered.filter(entry__provider_id=provider_id)
+    return set(
+        waiting.order_by().values_list("provider_id", flat=True).distinct()
+    ) | set(offered.order_by().values_list("entry__provider_id", flat=True).distinct())
 
 
 def _has_ended(entry: WaitlistEntry, now: datetime) -> bool:
@@ -474,5 +499,7 @@ def find_offer_by_token(token: str) -> WaitlistOffer | None:
     if booking is None:
         return None
     return (
-        WaitlistOffer.objects.select_related("entry", "booking").filter(booking=booking)
-    ).first()
+        WaitlistOffer.objects.select_related("entry", "booking")
+        .filter(booking=booking)
+        .first()
+    )

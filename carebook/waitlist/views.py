@@ -39,6 +39,7 @@ def join_page(request, provider_id: int, type_slug: str):
     )
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        zone_name = data["timezone"]
         try:
             joined = services.join_waitlist(
                 service=service,
@@ -61,9 +62,7 @@ def join_page(request, provider_id: int, type_slug: str):
             "service": service,
             "provider": service.provider,
             "form": form,
-            "zone_name": form.cleaned_data["timezone"]
-            if form.is_bound and "timezone" in getattr(form, "cleaned_data", {})
-            else zone_name,
+            "zone_name": zone_name,
         },
         status=422 if request.method == "POST" else 200,
     )
@@ -120,8 +119,8 @@ def offer_page(request, token: str):
         offer.refresh_from_db()
 
     booking = offer.booking
-    is_open = offer.status == WaitlistOffer.Status.OPEN and not (
-        booking.is_hold_expired()
+    is_open = (
+        offer.status == WaitlistOffer.Status.OPEN and not booking.is_hold_expired()
     )
     return render(
         request,

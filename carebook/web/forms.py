@@ -1,6 +1,6 @@
 """Forms of the patient pages."""
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 from django import forms
 
@@ -48,8 +48,7 @@ class HoldForm(forms.Form):
             raise forms.ValidationError("The time needs its UTC offset.")
         if not is_supported_date(start.date()):
             raise forms.ValidationError("That date cannot be booked.")
-        # Python takes offsets PostgreSQL refuses (beyond ±15:59).
-        return start.astimezone(UTC)
+        return start
 
     def clean_timezone(self):
         zone = self.cleaned_data["timezone"]

@@ -273,10 +273,7 @@ def booking_page(request, token: str):
             "move_deadline": self_service.patient_change_deadline(
                 booking, self_service.MOVING
             ),
-            "can_pay_later": booking.status == Booking.Status.CONFIRMED
-            and booking.payment_plan == Booking.PaymentPlan.LATER
-            and booking.online_amount > 0
-            and not booking.payments.filter(status=Payment.Status.SUCCEEDED).exists(),
+            "can_pay_later": services.can_pay_later(booking),
         },
     )
 

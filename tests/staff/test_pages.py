@@ -14,7 +14,6 @@ from carebook.audit.models import AuditEntry
 from carebook.bookings.availability import find_free_slots
 from carebook.bookings.models import Booking
 from carebook.notifications.models import OutboxMessage
-from carebook.payments.models import Payment
 from carebook.practice.models import DateOverride, TimeOff, WeeklyHours
 from carebook.scheduling import Interval
 from tests.conftest import MONDAY_MORNING
@@ -204,7 +203,6 @@ def test_the_desk_sees_the_free_times_of_a_day(users, provider, consultation, no
     ]
     # 10:00 is taken, with its ten minutes of buffer after.
     assert starts[:4] == ["09:00", "09:15", "10:45", "11:00"]
-    assert "Zoë" not in page.content.decode()
     assert page.context["form"].errors == {}
 
 
@@ -705,7 +703,6 @@ def test_wider_hours_offer_the_new_time_to_the_waitlist(
     assert list(WaitlistOffer.objects.values_list("start", "status")) == [
         (utc(8, 9), "open")
     ]
-    assert Payment.objects.count() == 0
 
 
 def test_time_off_across_the_spring_gap_is_checked_as_instants(users, provider, now):
