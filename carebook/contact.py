@@ -6,6 +6,7 @@ import idna
 
 PHONE_CHARACTERS = re.compile(r"[0-9+\-().\/ ]+")
 PHONE_MESSAGE = "Enter a phone number: digits, spaces and + - ( ) . / only."
+UNREACHABLE_MESSAGE = "Give an email address or a phone number."
 
 
 def clean_phone(phone: str) -> str:
@@ -19,6 +20,12 @@ def clean_phone(phone: str) -> str:
     if phone and (digits < 6 or not PHONE_CHARACTERS.fullmatch(phone)):
         raise ValueError(PHONE_MESSAGE)
     return phone
+
+
+def check_reachable(email: str, phone: str) -> None:
+    """Refuse contact details by which the practice could reach nobody."""
+    if not email and not phone:
+        raise ValueError(UNREACHABLE_MESSAGE)
 
 
 def email_key(address: str) -> str:

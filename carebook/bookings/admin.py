@@ -9,7 +9,7 @@ from carebook.bookings.services import (
     cancel_booking,
     record_attendance,
 )
-from carebook.contact import clean_phone
+from carebook.contact import check_reachable, clean_phone
 from carebook.payments.models import Payment
 from carebook.staff.roles import own_provider_id
 
@@ -44,8 +44,10 @@ class BookingContactForm(forms.ModelForm):
 
     def clean(self):
         cleaned = super().clean()
-        if not cleaned.get("patient_email") and not cleaned.get("patient_phone"):
-            self.add_error("patient_email", "Keep an email address or a phone number.")
+        try:
+            check_reachable(cleaned.get("patient_email"), cleaned.get("patient_phone"))
+        except ValueError as refused:
+            self.add_error("patient_email", str(refused))
         return cleaned
 
 

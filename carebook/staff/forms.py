@@ -6,12 +6,12 @@ from zoneinfo import ZoneInfo
 from django import forms
 
 from carebook.bookings.models import Booking
+from carebook.contact import check_reachable
 from carebook.converters import MAX_ID
 from carebook.practice.models import Service, Weekday
 from carebook.timezones import is_supported_date
-from carebook.web.forms import PatientDetailsForm
+from carebook.web.forms import DayField, PatientDetailsForm
 
-DATE_INPUT = forms.DateInput(attrs={"type": "date"})
 TIME_INPUT = forms.TimeInput(attrs={"type": "time"}, format="%H:%M")
 
 
@@ -22,21 +22,12 @@ def _bookable(start: datetime) -> datetime:
     return start
 
 
-def _supported(day):
-    if day is not None and not is_supported_date(day):
-        raise forms.ValidationError("Enter a date from 2000 to 2199.")
-    return day
-
-
 class ScheduleForm(forms.Form):
     """Which day or week of whose schedule to show."""
 
-    day = forms.DateField(required=False, widget=DATE_INPUT)
+    day = DayField(required=False)
     view = forms.ChoiceField(choices=[("day", "Day"), ("week", "Week")], required=False)
     provider = forms.IntegerField(required=False, min_value=1, max_value=MAX_ID)
-
-    def clean_day(self):
-        return _supported(self.cleaned_data["day"])
 
 
 class ServiceChoiceField(forms.ModelChoiceField):
@@ -52,14 +43,11 @@ class DeskChoiceForm(forms.Form):
     """Which appointment, on which day, the desk looks for a time for."""
 
     service = ServiceChoiceField(queryset=Service.objects.none(), label="Appointment")
-    day = forms.DateField(widget=DATE_INPUT)
+    day = DayField()
 
     def __init__(self, *args, services, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["service"].queryset = services
-
-    def clean_day(self):
-        return _supported(self.cleaned_data["day"])
 
 
 class DeskBookingForm(PatientDetailsForm, DeskChoiceForm):
@@ -93,8 +81,10 @@ class DeskBookingForm(PatientDetailsForm, DeskChoiceForm):
 
     def clean(self):
         cleaned = super().clean()
-        if not cleaned.get("email") and not cleaned.get("phone"):
-            self.add_error("email", "Give an email address or a phone number.")
+        try:
+            check_reachable(cleaned.get("email"), cleaned.get("phone"))
+        except ValueError as refused:
+            self.add_error("email", str(refused))
         return cleaned
 
     def clean_start(self):
@@ -155,9 +145,9 @@ WeeklyHoursFormSet = forms.formset_factory(
 class TimeOffForm(forms.Form):
     """A stretch of time off, as wall-clock times in the provider's zone."""
 
-    start_day = forms.DateField(label="From", widget=DATE_INPUT)
+    start_day = DayField(label="From")
     start_time = forms.TimeField(label="at", widget=TIME_INPUT)
-    end_day = forms.DateField(label="Until", widget=DATE_INPUT)
+    end_day = DayField(label="Until")
     end_time = forms.TimeField(label="at", widget=TIME_INPUT)
     reason = forms.CharField(
         max_length=200, required=False, help_text="Seen by staff only."
@@ -166,12 +156,6 @@ class TimeOffForm(forms.Form):
     def __init__(self, *args, zone_name: str, **kwargs):
         super().__init__(*args, **kwargs)
         self.zone = ZoneInfo(zone_name)
-
-    def clean_start_day(self):
-        return _supported(self.cleaned_data["start_day"])
-
-    def clean_end_day(self):
-        return _supported(self.cleaned_data["end_day"])
 
     def clean(self):
         cleaned = super().clean()
@@ -193,7 +177,7 @@ class TimeOffForm(forms.Form):
 class DateHoursForm(forms.Form):
     """The hours of one date, replacing its weekly hours, or none at all."""
 
-    date = forms.DateField(widget=DATE_INPUT)
+    date = DayField()
     is_closed = forms.BooleanField(required=False, label="Closed all day")
     start_time = forms.TimeField(required=False, widget=TIME_INPUT)
     end_time = forms.TimeField(
@@ -201,9 +185,6 @@ class DateHoursForm(forms.Form):
         widget=TIME_INPUT,
         help_text="At or before the start: runs past midnight.",
     )
-
-    def clean_date(self):
-        return _supported(self.cleaned_data["date"])
 
     def clean(self):
         cleaned = super().clean()

@@ -32,11 +32,34 @@ class PatientDetailsForm(forms.Form):
             raise forms.ValidationError(str(refused)) from None
 
 
+class DayField(forms.DateField):
+    """A date picked in the browser, within the dates Carebook works with."""
+
+    widget = forms.DateInput(attrs={"type": "date"})
+
+    def validate(self, value):
+        super().validate(value)
+        if value is not None and not is_supported_date(value):
+            raise forms.ValidationError("Enter a date from 2000 to 2199.")
+
+
+class ZoneField(forms.CharField):
+    """An IANA time zone name."""
+
+    def __init__(self, **kwargs):
+        super().__init__(max_length=64, **kwargs)
+
+    def validate(self, value):
+        super().validate(value)
+        if value and not is_zone(value):
+            raise forms.ValidationError("Unknown time zone.")
+
+
 class HoldForm(forms.Form):
     """A click on a slot: which time, in which zone, since when looking."""
 
     start = forms.CharField(max_length=40)
-    timezone = forms.CharField(max_length=64)
+    timezone = ZoneField()
     journey = forms.CharField(required=False, max_length=200)
 
     def clean_start(self):
@@ -49,12 +72,6 @@ class HoldForm(forms.Form):
         if not is_supported_date(start.date()):
             raise forms.ValidationError("That date cannot be booked.")
         return start
-
-    def clean_timezone(self):
-        zone = self.cleaned_data["timezone"]
-        if not is_zone(zone):
-            raise forms.ValidationError("Unknown time zone.")
-        return zone
 
 
 def zone_choices() -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ from django.test import Client
 from carebook.log_filters import RedactSecrets
 from carebook.staff.models import Role
 from carebook.staff.roles import assign_role
+from carebook.waitlist.forms import JoinForm
 from carebook.web.templatetags.carebook import zone_label
 from tests.factories import make_booking
 from tests.web.test_self_service import TUESDAY_ELEVEN
@@ -143,3 +144,19 @@ def test_a_booking_with_an_offset_postgresql_refuses_is_made_in_utc(
 
     assert response.status_code == 201
     assert response.json()["start"] == "2026-12-08T11:00:00Z"
+
+
+@pytest.mark.parametrize(
+    ("text", "errors"),
+    [
+        ("2026-12-08", []),
+        ("1999-12-31", ["Enter a date from 2000 to 2199."]),
+        ("2200-01-01", ["Enter a date from 2000 to 2199."]),
+        ("8 December", ["Enter a valid date."]),
+    ],
+)
+def test_a_picked_day_lies_within_the_dates_carebook_books(text, errors):
+    form = JoinForm({"first_day": text})
+    form.is_valid()
+
+    assert form.errors.get("first_day", []) == errors

@@ -120,7 +120,7 @@ def test_bookings_are_neither_added_nor_deleted_in_the_admin(
         (
             {"patient_email": "", "patient_phone": ""},
             "patient_email",
-            "Keep an email address or a phone number.",
+            "Give an email address or a phone number.",
         ),
     ],
 )
