@@ -26,7 +26,7 @@ class ChangeClosed(WrongState):
 
 
 def check_change_allowed(
-    booking: Booking, cutoff_hours: int, change: str, now: datetime
+    booking: Booking, now: datetime, *, cutoff_hours: int, change: str
 ) -> None:
     """Refuse a patient's change once its cut-off before the start has passed."""
     if now >= booking.start:
@@ -80,7 +80,9 @@ def patient_change_refusal(booking: Booking, change: str, now=None) -> str:
             f"this booking cannot be moved here. {_call_the_practice(booking)}"
         )
     try:
-        check_change_allowed(booking, _cutoff_hours(booking, change), change, now)
+        check_change_allowed(
+            booking, now, cutoff_hours=_cutoff_hours(booking, change), change=change
+        )
     except ChangeClosed as closed:
         return str(closed)
     return ""
@@ -97,7 +99,7 @@ def _is_still_offered(booking: Booking) -> bool:
 def cancel_by_patient(booking: Booking, now=None) -> Booking:
     """Cancel from the patient's link, within the practice's cut-off."""
     check = partial(
-        _check_locked,
+        check_change_allowed,
         cutoff_hours=_cutoff_hours(booking, CANCELLING),
         change=CANCELLING,
     )
@@ -107,10 +109,6 @@ def cancel_by_patient(booking: Booking, now=None) -> Booking:
 def reschedule_by_patient(booking: Booking, start: datetime, now=None) -> Booking:
     """Move from the patient's link, within the practice's cut-off."""
     check = partial(
-        _check_locked, cutoff_hours=_cutoff_hours(booking, MOVING), change=MOVING
+        check_change_allowed, cutoff_hours=_cutoff_hours(booking, MOVING), change=MOVING
     )
     return reschedule_booking(booking, start, PATIENT, now, check)
-
-
-def _check_locked(booking: Booking, now: datetime, cutoff_hours: int, change: str):
-    check_change_allowed(booking, cutoff_hours, change, now)

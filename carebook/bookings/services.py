@@ -11,7 +11,6 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -27,6 +26,7 @@ from carebook.payments.models import Payment, Refund
 from carebook.payments.policy import CancellationPolicy
 from carebook.practice.models import AppointmentType, Provider, Service
 from carebook.practice.services import lock_provider
+from carebook.timezones import local_date
 
 logger = logging.getLogger(__name__)
 
@@ -579,13 +579,9 @@ def record_attendance(booking: Booking, status: str, actor: Actor, now=None) -> 
 
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking.pk)
-        if booking.status not in (Booking.Status.CONFIRMED, *ATTENDANCE_STATUSES):
-            raise WrongState(
-                f"A {booking.get_status_display().lower()} booking cannot be "
-                "marked attended or missed."
-            )
-        if booking.start > now:
-            raise WrongState("The appointment has not started yet.")
+        refusal = attendance_refusal(booking, now)
+        if refusal:
+            raise WrongState(refusal)
         if booking.status == status:
             return booking
 
@@ -599,25 +595,48 @@ def record_attendance(booking: Booking, status: str, actor: Actor, now=None) -> 
     return booking
 
 
-def record_arrival(booking: Booking, actor: Actor, now=None) -> Booking:
-    """Note that the patient of a confirmed booking has arrived, once.
+def attendance_refusal(booking: Booking, now: datetime) -> str:
+    """Return why the booking cannot be marked completed or missed now.
+
+    An empty answer means it can.
+    """
+    if booking.status not in (Booking.Status.CONFIRMED, *ATTENDANCE_STATUSES):
+        return (
+            f"A {booking.get_status_display().lower()} booking cannot be "
+            "marked attended or missed."
+        )
+    if booking.start > now:
+        return "The appointment has not started yet."
+    return ""
+
+
+def arrival_refusal(booking: Booking, now: datetime) -> str:
+    """Return why the patient cannot be marked arrived now; empty if they can.
 
     Arrivals are taken on the appointment's own day in the practice's zone,
     from midnight until the appointment ends.
     """
+    if booking.status != Booking.Status.CONFIRMED:
+        return (
+            f"A {booking.get_status_display().lower()} booking cannot be "
+            "marked arrived."
+        )
+    zone_name = booking.provider.practice.timezone
+    if local_date(zone_name, now) != local_date(zone_name, booking.start):
+        return "Arrivals are taken on the day of the appointment."
+    if now >= booking.end:
+        return "The appointment is over; mark it completed instead."
+    return ""
+
+
+def record_arrival(booking: Booking, actor: Actor, now=None) -> Booking:
+    """Note that the patient of a confirmed booking has arrived, once."""
     now = now or timezone.now()
     with transaction.atomic():
         booking = Booking.objects.select_for_update().get(pk=booking.pk)
-        if booking.status != Booking.Status.CONFIRMED:
-            raise WrongState(
-                f"A {booking.get_status_display().lower()} booking cannot be "
-                "marked arrived."
-            )
-        zone = ZoneInfo(booking.provider.practice.timezone)
-        if now.astimezone(zone).date() != booking.start.astimezone(zone).date():
-            raise WrongState("Arrivals are taken on the day of the appointment.")
-        if now >= booking.end:
-            raise WrongState("The appointment is over; mark it completed instead.")
+        refusal = arrival_refusal(booking, now)
+        if refusal:
+            raise WrongState(refusal)
         if booking.arrived_at is not None:
             return booking
 

@@ -146,10 +146,6 @@ def booking_detail(request, reference: str):
         object_type="bookings.booking", object_id=str(booking.pk)
     ).select_related("actor_user")
     practice = booking.provider.practice
-    is_today = local_date(practice.timezone, now) == local_date(
-        practice.timezone, booking.start
-    )
-    is_confirmed = booking.status == Booking.Status.CONFIRMED
     return _render(
         request,
         "staff/booking.html",
@@ -159,13 +155,9 @@ def booking_detail(request, reference: str):
             "payments": booking.payments.all(),
             "payment_url": checkout_url(open_payment) if open_payment else "",
             "history": history,
-            "can_arrive": is_confirmed
-            and is_today
-            and now < booking.end
-            and booking.arrived_at is None,
-            "can_mark": booking.start <= now
-            and booking.status
-            in (Booking.Status.CONFIRMED, *services.ATTENDANCE_STATUSES),
+            "can_arrive": booking.arrived_at is None
+            and not services.arrival_refusal(booking, now),
+            "can_mark": not services.attendance_refusal(booking, now),
             "can_cancel": booking.status
             in (Booking.Status.CONFIRMED, Booking.Status.PENDING_PAYMENT),
             "refund": services.refund_on_cancelling(booking, now),

@@ -4,6 +4,7 @@
 Grace work weekdays 09:00–12:30 and 13:30–17:00.
 """
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from html.parser import HTMLParser
 
@@ -840,3 +841,29 @@ def test_a_phone_that_is_no_number_is_refused(users, provider, now, phone):
         "Enter a phone number: digits, spaces and + - ( ) . / only."
     ]
     assert Booking.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("moment", "buttons"),
+    [
+        # The day before: nothing to mark yet.
+        (utc(7, 9), []),
+        # On the day, before the start: the patient can arrive.
+        (utc(8, 9, 50), ["Mark arrived"]),
+        # After the start: arrived still, and completed or missed.
+        (utc(8, 10, 5), ["Mark arrived", "Mark completed", "Mark no-show"]),
+        # After the end: only completed or missed.
+        (utc(8, 11), ["Mark completed", "Mark no-show"]),
+    ],
+)
+def test_a_booking_page_offers_the_marks_that_apply_now(
+    users, tuesdays_booking, now, moment, buttons
+):
+    now.move_to(moment)
+
+    page = logged_in(users["desk"]).get(
+        f"/staff/bookings/{tuesdays_booking.reference}/"
+    )
+
+    shown = re.findall(r">(Mark [a-z-]+)</button>", page.content.decode())
+    assert shown == buttons
