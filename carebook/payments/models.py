@@ -80,7 +80,7 @@ class Payment(CountedByBooking):
         return f"{self.gateway} {self.amount} {self.currency} ({self.status})"
 
 
-class PaymentAttempt(models.Model):
+class PaymentAttempt(CountedByBooking):
     """One try at paying: a card accepted or declined, with the reason."""
 
     class Outcome(models.TextChoices):
@@ -107,7 +107,7 @@ class PaymentAttempt(models.Model):
             # Covers the dashboard's payment success queries (PostgreSQL).
             models.Index(
                 fields=["at"],
-                include=["outcome", "decline_reason", "payment"],
+                include=["outcome", "decline_reason", "provider", "appointment_type"],
                 name="payment_attempt_at_covering",
             ),
         ]

@@ -87,6 +87,8 @@ def mark_payment_paid(payment_id: int, gateway_reference: str, actor: Actor) -> 
     payment.save(update_fields=["status", "gateway_reference", "completed_at"])
     PaymentAttempt.objects.create(
         payment=payment,
+        provider_id=payment.provider_id,
+        appointment_type_id=payment.appointment_type_id,
         outcome=PaymentAttempt.Outcome.SUCCEEDED,
         amount=payment.amount,
         currency=payment.currency,
@@ -111,6 +113,8 @@ def record_decline(
 
     PaymentAttempt.objects.create(
         payment=payment,
+        provider_id=payment.provider_id,
+        appointment_type_id=payment.appointment_type_id,
         outcome=PaymentAttempt.Outcome.DECLINED,
         decline_reason=reason,
         gateway_reference=gateway_reference,

@@ -79,6 +79,8 @@ def attempt(payment, at, reason=""):
     )
     row = PaymentAttempt.objects.create(
         payment=payment,
+        provider=payment.provider,
+        appointment_type=payment.appointment_type,
         outcome=outcome,
         decline_reason=reason,
         amount=payment.amount,
