@@ -11,7 +11,8 @@ from collections.abc import Iterator
 from decimal import Decimal, InvalidOperation
 from io import StringIO
 
-from carebook.analytics.figures import APPOINTMENT_STATUSES, FigureFilter, Figures
+from carebook.analytics.figures import APPOINTMENT_STATUSES, Figures
+from carebook.analytics.filters import FigureFilter
 from carebook.bookings.models import Booking
 from carebook.money import decimal_string
 

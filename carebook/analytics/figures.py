@@ -24,82 +24,23 @@ narrows every figure, money included.
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from datetime import time as wall_time
-from zoneinfo import ZoneInfo
+from datetime import date
 
 from django.db import connection, transaction
-from django.db.models import Aggregate, Count, F, FloatField, Func, Q
-from django.db.models.functions import TruncDate
+from django.db.models import Aggregate, Count, DurationField, F
 from django.utils import timezone
 
-from carebook.analytics.grouping import as_date, group_by_sets
+from carebook.analytics import rollups
+from carebook.analytics.filters import FigureFilter
+from carebook.analytics.tallies import APPOINTMENT_STATUSES, Tally, count_live
 from carebook.bookings.models import Booking
-from carebook.payments.models import Payment, PaymentAttempt, Refund
 from carebook.practice.models import AppointmentType, Provider
-
-# Statuses an appointment can have once its booking was made.
-APPOINTMENT_STATUSES = (
-    Booking.Status.CONFIRMED,
-    Booking.Status.COMPLETED,
-    Booking.Status.NO_SHOW,
-    Booking.Status.CANCELLED,
-)
-PAID_STATUSES = (Payment.Status.SUCCEEDED, Payment.Status.REFUNDED)
-LONGEST_RANGE_DAYS = 800
 
 # How PostgreSQL runs the dashboard's few large reads, for its transaction
 # only: the groupings of a 90-day range outgrow the default 4 MB of memory
 # and would sort on disk. (Reading the ranges in parallel was measured too:
 # a little faster for the whole practice, much slower for one provider.)
 POSTGRESQL_SETTINGS = ("work_mem = '64MB'",)
-
-
-@dataclass(frozen=True)
-class FigureFilter:
-    """Which bookings the figures are about: local days, and a narrowing."""
-
-    start: date
-    end: date  # inclusive
-    zone: ZoneInfo
-    provider_id: int | None = None
-    appointment_type_id: int | None = None
-
-    def __post_init__(self):
-        if self.end < self.start:
-            raise ValueError("The range ends before it starts.")
-        if (self.end - self.start).days >= LONGEST_RANGE_DAYS:
-            raise ValueError(f"A range is at most {LONGEST_RANGE_DAYS} days long.")
-
-    @property
-    def instants(self) -> tuple[datetime, datetime]:
-        """Return the range as instants: local midnight to local midnight."""
-        return (
-            datetime.combine(self.start, wall_time(0), tzinfo=self.zone),
-            datetime.combine(
-                self.end + timedelta(days=1), wall_time(0), tzinfo=self.zone
-            ),
-        )
-
-    @property
-    def days(self) -> list[date]:
-        return [
-            self.start + timedelta(days=offset)
-            for offset in range((self.end - self.start).days + 1)
-        ]
-
-    def narrow(self, prefix: str = "") -> Q:
-        """Return the provider and type narrowing for a path to the booking."""
-        condition = Q()
-        if self.provider_id is not None:
-            condition &= Q(**{f"{prefix}provider_id": self.provider_id})
-        if self.appointment_type_id is not None:
-            condition &= Q(**{f"{prefix}appointment_type_id": self.appointment_type_id})
-        return condition
-
-    def during(self, field_name: str) -> Q:
-        low, high = self.instants
-        return Q(**{f"{field_name}__gte": low, f"{field_name}__lt": high})
 
 
 @dataclass
@@ -235,9 +176,12 @@ def rate(part: int, whole: int) -> float | None:
 def compute_figures(figure_filter: FigureFilter, now=None) -> Figures:
     """Return every dashboard figure for the filter's days and narrowing.
 
-    Each query reads one range of one index (on PostgreSQL, without touching
-    the table): bookings by confirmation, by appointment and by hold;
-    payments and refunds by completion; tries by time.
+    Every figure but time to book comes from the roll-up of the days rolled
+    up and from the rows of the others; time to book from the rows of the
+    whole range. Each query of rows reads one range of one index (on
+    PostgreSQL, without touching the table): bookings by confirmation, by
+    appointment and by hold; payments and refunds by completion; tries by
+    time.
     """
     with transaction.atomic():
         if connection.vendor == "postgresql":
@@ -248,28 +192,23 @@ def compute_figures(figure_filter: FigureFilter, now=None) -> Figures:
 
 
 def _compute_figures(figure_filter: FigureFilter, now) -> Figures:
-    made = _made_bookings(figure_filter)
-    made_per_day, made_per_provider, made_per_type = group_by_sets(
-        made.values(
-            day=_local_day("confirmed_at", figure_filter),
-            provider_key=F("provider_id"),
-            kind=F("appointment_type_id"),
-        ),
-        [("day",), ("provider_key",), ("kind",)],
-        "COUNT",
-    )
-    days, due = _days(figure_filter, made_per_day, now)
-    revenue = _revenue(figure_filter)
+    rolled_up = rollups.rolled_up_days(figure_filter, now)
+    live_days = [day for day in figure_filter.days if day not in rolled_up]
+    tally = count_live(figure_filter, figure_filter.spans(live_days), now)
+    tally += rollups.count_rolled_up(figure_filter, rolled_up.values())
+
+    days = _days(figure_filter, tally)
     return Figures(
         filter=figure_filter,
         days=days,
-        **_checkouts(figure_filter),
-        revenue_days=_revenue_days(figure_filter, revenue),
-        providers=_providers(figure_filter, made_per_provider, revenue),
-        appointment_types=_appointment_types(made_per_type),
-        time_to_book=_time_to_book(made),
-        payments=_payments(figure_filter),
-        attendance=_attendance(days, due),
+        checkouts_started=tally.checkouts_started,
+        checkouts_completed=tally.checkouts_completed,
+        revenue_days=_revenue_days(figure_filter, tally),
+        providers=_providers(figure_filter, tally),
+        appointment_types=_appointment_types(tally.made_per_type),
+        time_to_book=_time_to_book(_made_bookings(figure_filter)),
+        payments=_payments(tally),
+        attendance=_attendance(days, tally.appointments_due),
     )
 
 
@@ -279,109 +218,27 @@ def _made_bookings(figure_filter: FigureFilter):
     ).order_by()
 
 
-def _local_day(field_name: str, figure_filter: FigureFilter) -> TruncDate:
-    return TruncDate(field_name, tzinfo=figure_filter.zone)
-
-
-def _days(figure_filter: FigureFilter, made_per_day, now) -> tuple[list[Day], int]:
-    """Return each day's bookings made and appointments, and those due."""
-    days = {
-        day: Day(day, appointments=dict.fromkeys(APPOINTMENT_STATUSES, 0))
+def _days(figure_filter: FigureFilter, tally: Tally) -> list[Day]:
+    """Return each day's bookings made and appointments by status."""
+    return [
+        Day(
+            day,
+            made=tally.made_per_day[day],
+            appointments={
+                status: tally.appointments[day, status]
+                for status in APPOINTMENT_STATUSES
+            },
+        )
         for day in figure_filter.days
-    }
-
-    for day, count in made_per_day:
-        days[as_date(day)].made = count
-
-    appointments = (
-        Booking.objects.filter(
-            figure_filter.during("start"),
-            figure_filter.narrow(),
-            confirmed_at__isnull=False,
-        )
-        .order_by()
-        .annotate(day=_local_day("start", figure_filter))
-        .values("day", "status")
-        .annotate(count=Count("*"), due=Count("start", filter=Q(start__lte=now)))
-        .values_list("day", "status", "count", "due")
-    )
-    due = 0
-    for day, status, count, started in appointments:
-        days[day].appointments[status] = count
-        if status != Booking.Status.CANCELLED:
-            due += started
-    return list(days.values()), due
-
-
-def _checkouts(figure_filter: FigureFilter) -> dict[str, int]:
-    counts = (
-        Booking.objects.filter(figure_filter.during("held_at"), figure_filter.narrow())
-        # A time the waitlist holds for a patient is no checkout until the
-        # patient claims it, which makes it a web booking held from then.
-        .exclude(source=Booking.Source.WAITLIST)
-        .order_by()
-        .aggregate(
-            started=Count("*"),
-            # Counts the rows with a confirmation time.
-            completed=Count("confirmed_at"),
-        )
-    )
-    return {
-        "checkouts_started": counts["started"],
-        "checkouts_completed": counts["completed"],
-    }
-
-
-@dataclass(frozen=True)
-class Takings:
-    """Money in and out, per local day and per provider, in each currency."""
-
-    taken_per_day: list[tuple[date, str, int]]
-    taken_per_provider: list[tuple[int, str, int]]
-    refunded_per_day: list[tuple[date, str, int]]
-    refunded_per_provider: list[tuple[int, str, int]]
-
-
-def _revenue(figure_filter: FigureFilter) -> Takings:
-    taken = Payment.objects.filter(
-        figure_filter.during("completed_at"),
-        figure_filter.narrow(),
-        status__in=PAID_STATUSES,
-    )
-    refunded = Refund.objects.filter(
-        figure_filter.during("completed_at"),
-        figure_filter.narrow(),
-        status=Refund.Status.SUCCEEDED,
-    )
-    sets = [("day", "code"), ("provider_key", "code")]
-    grouped = [
-        group_by_sets(
-            rows.order_by().values(
-                day=_local_day("completed_at", figure_filter),
-                provider_key=F("provider_id"),
-                code=F("currency"),
-                minor_units=F("amount"),
-            ),
-            sets,
-            "SUM",
-            "minor_units",
-        )
-        for rows in (taken, refunded)
     ]
-    return Takings(*grouped[0], *grouped[1])
 
 
-def _revenue_days(figure_filter: FigureFilter, revenue: Takings) -> list[RevenueDay]:
+def _revenue_days(figure_filter: FigureFilter, tally: Tally) -> list[RevenueDay]:
     by_currency = defaultdict(dict)
-    for day, currency, total in revenue.taken_per_day:
-        row = by_currency[currency].setdefault(
-            as_date(day), RevenueDay(as_date(day), currency)
-        )
-        row.taken += total
-    for day, currency, total in revenue.refunded_per_day:
-        row = by_currency[currency].setdefault(
-            as_date(day), RevenueDay(as_date(day), currency)
-        )
+    for (day, currency), total in tally.taken_per_day.items():
+        by_currency[currency].setdefault(day, RevenueDay(day, currency)).taken += total
+    for (day, currency), total in tally.refunded_per_day.items():
+        row = by_currency[currency].setdefault(day, RevenueDay(day, currency))
         row.refunded += total
 
     rows = []
@@ -393,9 +250,7 @@ def _revenue_days(figure_filter: FigureFilter, revenue: Takings) -> list[Revenue
     return rows
 
 
-def _providers(
-    figure_filter: FigureFilter, made_per_provider, revenue: Takings
-) -> list[ProviderFigures]:
+def _providers(figure_filter: FigureFilter, tally: Tally) -> list[ProviderFigures]:
     providers = Provider.objects.order_by("name")
     if figure_filter.provider_id is not None:
         providers = providers.filter(pk=figure_filter.provider_id)
@@ -404,19 +259,13 @@ def _providers(
         for pk, name in providers.values_list("pk", "name")
     }
 
-    for provider_id, count in made_per_provider:
+    for provider_id, count in tally.made_per_provider.items():
         rows[provider_id].bookings = count
 
-    net = [
-        *revenue.taken_per_provider,
-        *(
-            (provider_id, currency, -total)
-            for provider_id, currency, total in revenue.refunded_per_provider
-        ),
-    ]
-    for provider_id, currency, total in net:
-        row_revenue = rows[provider_id].revenue
-        row_revenue[currency] = row_revenue.get(currency, 0) + total
+    net = Counter(tally.taken_per_provider)
+    net.subtract(tally.refunded_per_provider)
+    for (provider_id, currency), total in net.items():
+        rows[provider_id].revenue[currency] = total
 
     ranked = [row for row in rows.values() if row.bookings or row.revenue]
     return sorted(ranked, key=lambda row: (-row.bookings, row.name))
@@ -436,31 +285,31 @@ def _appointment_types(made_per_type) -> list[TypeShare]:
 
 
 class Percentile(Aggregate):
-    """PostgreSQL's continuous percentile: interpolates between values."""
+    """PostgreSQL's continuous percentile of waits: interpolates between them."""
 
     function = "PERCENTILE_CONT"
     template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
-    output_field = FloatField()
+    # Intervals sort faster than the numbers EXTRACT gives, and interpolate
+    # to the microsecond.
+    output_field = DurationField()
 
     def __init__(self, expression, fraction: float, **extra):
         super().__init__(expression, fraction=float(fraction), **extra)
 
 
-class EpochSeconds(Func):
-    template = "EXTRACT(EPOCH FROM %(expressions)s)"
-    output_field = FloatField()
-
-
 def _time_to_book(made) -> TimeToBook:
     timed = made.filter(picker_opened_at__isnull=False)
     if connection.vendor == "postgresql":
-        waited = EpochSeconds(F("confirmed_at") - F("picker_opened_at"))
+        waited = F("confirmed_at") - F("picker_opened_at")
         result = timed.aggregate(
             bookings=Count("*"),
             median=Percentile(waited, 0.5),
             p90=Percentile(waited, 0.9),
         )
-        median, p90 = result["median"], result["p90"]
+        median, p90 = (
+            None if result[name] is None else result[name].total_seconds()
+            for name in ("median", "p90")
+        )
         bookings = result["bookings"]
     else:
         waits = [
@@ -488,27 +337,13 @@ def percentiles(values: list[float]) -> tuple[float | None, float | None]:
     return statistics.median(values), deciles[8]
 
 
-def _payments(figure_filter: FigureFilter) -> PaymentFigures:
-    outcomes = (
-        PaymentAttempt.objects.filter(
-            figure_filter.during("at"), figure_filter.narrow("payment__")
-        )
-        .order_by()
-        .values("outcome", "decline_reason")
-        .annotate(count=Count("*"))
-        .values_list("outcome", "decline_reason", "count")
-    )
-    attempts = succeeded = 0
+def _payments(tally: Tally) -> PaymentFigures:
     declines = Counter()
-    for outcome, reason, count in outcomes:
-        attempts += count
-        if outcome == PaymentAttempt.Outcome.SUCCEEDED:
-            succeeded += count
-        else:
-            declines[reason or "unknown"] += count
+    for reason, count in tally.declines.items():
+        declines[reason or "unknown"] += count
     return PaymentFigures(
-        attempts=attempts,
-        succeeded=succeeded,
+        attempts=tally.tries,
+        succeeded=tally.tries_succeeded,
         declines=sorted(declines.items(), key=lambda item: (-item[1], item[0])),
     )
 

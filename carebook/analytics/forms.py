@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 from django import forms
 
-from carebook.analytics.figures import LONGEST_RANGE_DAYS, FigureFilter
+from carebook.analytics.filters import LONGEST_RANGE_DAYS, FigureFilter
 from carebook.practice.models import AppointmentType, Practice, Provider
 from carebook.timezones import is_supported_date
 

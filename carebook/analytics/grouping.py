@@ -13,26 +13,33 @@ from django.db import connection
 
 
 def group_by_sets(
-    rows, sets: Sequence[tuple[str, ...]], function: str, column: str = "*"
+    rows, sets: Sequence[tuple[str, ...]], aggregates: Sequence[tuple[str, str]]
 ) -> list[list[tuple]]:
-    """Return, for each set of columns, its groups with `function(column)`.
+    """Return, for each set of columns, its groups with their aggregates.
 
-    `rows` is a `values()` queryset naming every column of `sets`. Each
-    group comes back as a tuple of its column values, in the set's order,
-    followed by the aggregate.
+    `rows` is a `values()` queryset naming every column of `sets` and of
+    `aggregates`, which are pairs of an SQL function and a column ("*" for
+    every row): `("COUNT", "*")`, `("SUM", "amount")`. Each group comes back
+    as a tuple of its column values, in the set's order, followed by the
+    aggregates in their order. An empty set gives the one group of all rows.
     """
     quote = connection.ops.quote_name
     columns = list(dict.fromkeys(name for grouping in sets for name in grouping))
+    quoted = [quote(name) for name in columns]
+    totals = [
+        f"{function}({'*' if column == '*' else quote(column)})"
+        for function, column in aggregates
+    ]
     subquery, params = rows.query.sql_with_params()
-    aggregate = f"{function}({'*' if column == '*' else quote(column)})"
 
     if connection.vendor == "postgresql":
-        keys = ", ".join(quote(name) for name in columns)
         groupings = ", ".join(
             "(" + ", ".join(quote(name) for name in grouping) + ")" for grouping in sets
         )
+        # GROUPING() needs at least one column; without any there is one set.
+        marker = f"GROUPING({', '.join(quoted)})" if columns else "0"
         sql = (
-            f"SELECT GROUPING({keys}), {keys}, {aggregate} FROM ({subquery}) "
+            f"SELECT {', '.join([marker, *quoted, *totals])} FROM ({subquery}) "
             f"AS grouped_rows GROUP BY GROUPING SETS ({groupings})"
         )
         # GROUPING() sets a bit, first column highest, for each column a
@@ -48,13 +55,15 @@ def group_by_sets(
     else:
         branches = []
         for index, grouping in enumerate(sets):
-            selected = ", ".join(
-                quote(name) if name in grouping else "NULL" for name in columns
-            )
+            selected = [
+                str(index),
+                *(quote(name) if name in grouping else "NULL" for name in columns),
+                *totals,
+            ]
             group_by = ", ".join(quote(name) for name in grouping)
             branches.append(
-                f"SELECT {index}, {selected}, {aggregate} FROM ({subquery}) "
-                f"AS grouped_rows GROUP BY {group_by}"
+                f"SELECT {', '.join(selected)} FROM ({subquery}) AS grouped_rows"
+                + (f" GROUP BY {group_by}" if grouping else "")
             )
         sql = " UNION ALL ".join(branches)
         params = tuple(params) * len(sets)
@@ -65,10 +74,11 @@ def group_by_sets(
         fetched = cursor.fetchall()
 
     results = [[] for _ in sets]
-    for marker, *values, total in fetched:
+    for marker, *values in fetched:
         index = masks[marker]
-        by_name = dict(zip(columns, values, strict=True))
-        results[index].append((*(by_name[name] for name in sets[index]), total))
+        by_name = dict(zip(columns, values[: len(columns)], strict=True))
+        keys = (by_name[name] for name in sets[index])
+        results[index].append((*keys, *values[len(columns) :]))
     return results
 
 

@@ -1,15 +1,35 @@
-"""Every dashboard figure against values worked out by hand (see conftest)."""
+"""Every dashboard figure against values worked out by hand (see conftest).
+
+Each test that reads the clinic runs twice: once counting every figure from
+the rows, once with the days that have settled by "now" (Friday to Sunday)
+rolled up, so Monday is counted from the rows and the rest from the roll-up.
+"""
 
 from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from carebook.analytics.figures import FigureFilter, compute_figures, percentiles
+from carebook.analytics.figures import compute_figures, percentiles
+from carebook.analytics.filters import FigureFilter
+from carebook.analytics.models import RolledUpDay
+from carebook.analytics.rollups import roll_up_days
 from tests.analytics.conftest import NOW
 
 NEW_YORK = ZoneInfo("America/New_York")
 SAT, SUN, MON = date(2026, 10, 31), date(2026, 11, 1), date(2026, 11, 2)
+
+
+@pytest.fixture(params=["counted from the rows", "rolled up to Sunday"])
+def clinic(request, clinic):
+    if request.param == "rolled up to Sunday":
+        assert roll_up_days(now=NOW) == 3
+        assert sorted(RolledUpDay.objects.values_list("day", flat=True)) == [
+            date(2026, 10, 30),
+            SAT,
+            SUN,
+        ]
+    return clinic
 
 
 def figures_for(start=SAT, end=MON, **narrowing):

@@ -12,7 +12,8 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.test import Client
 
-from carebook.analytics.figures import FigureFilter, compute_figures
+from carebook.analytics.figures import compute_figures
+from carebook.analytics.filters import FigureFilter
 from carebook.audit.models import AuditEntry
 from carebook.audit.services import JOB, PATIENT, WEBHOOK
 from carebook.bookings.models import Booking
