@@ -29,20 +29,28 @@ class RolledUpDay(models.Model):
         return f"{self.day} ({self.zone})"
 
 
-class DayCounts(models.Model):
+class DayCell(models.Model):
+    """One provider's and appointment type's share of a rolled-up day."""
+
+    rolled_day = models.ForeignKey(
+        RolledUpDay, on_delete=models.CASCADE, related_name="%(class)s_cells"
+    )
+    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="+")
+    appointment_type = models.ForeignKey(
+        AppointmentType, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        abstract = True
+
+
+class DayCounts(DayCell):
     """A day's bookings made, checkouts, tries at paying and appointments.
 
     Counted for one cell: a provider and an appointment type. Appointments
     are the bookings made that take place on the day, by their status.
     """
 
-    rolled_day = models.ForeignKey(
-        RolledUpDay, on_delete=models.CASCADE, related_name="counts"
-    )
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="+")
-    appointment_type = models.ForeignKey(
-        AppointmentType, on_delete=models.PROTECT, related_name="+"
-    )
     made = models.PositiveIntegerField(default=0)
     checkouts_started = models.PositiveIntegerField(default=0)
     checkouts_completed = models.PositiveIntegerField(default=0)
@@ -65,16 +73,9 @@ class DayCounts(models.Model):
         return f"{self.rolled_day}: {self.made} made"
 
 
-class DayTakings(models.Model):
+class DayTakings(DayCell):
     """A day's money taken and refunded in one currency, for one cell."""
 
-    rolled_day = models.ForeignKey(
-        RolledUpDay, on_delete=models.CASCADE, related_name="takings"
-    )
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="+")
-    appointment_type = models.ForeignKey(
-        AppointmentType, on_delete=models.PROTECT, related_name="+"
-    )
     currency = models.CharField(max_length=3)
     # Minor units of the currency.
     taken = models.BigIntegerField(default=0)
@@ -92,16 +93,9 @@ class DayTakings(models.Model):
         return f"{self.rolled_day}: {self.taken} taken in {self.currency}"
 
 
-class DayDeclines(models.Model):
+class DayDeclines(DayCell):
     """A day's declined tries at paying for one reason, for one cell."""
 
-    rolled_day = models.ForeignKey(
-        RolledUpDay, on_delete=models.CASCADE, related_name="declines"
-    )
-    provider = models.ForeignKey(Provider, on_delete=models.PROTECT, related_name="+")
-    appointment_type = models.ForeignKey(
-        AppointmentType, on_delete=models.PROTECT, related_name="+"
-    )
     reason = models.CharField(max_length=64, blank=True)
     tries = models.PositiveIntegerField()
 

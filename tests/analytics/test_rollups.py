@@ -42,9 +42,23 @@ def figures(start=SAT, end=MON, zone=NEW_YORK, **narrowing):
 
 
 def figures_from_the_rows(**arguments):
-    """Return the figures with every roll-up dropped, then roll up again."""
+    """Return the figures counted from the rows alone, every roll-up dropped."""
     drop_rollups()
     return figures(**arguments)
+
+
+def lapsed_hold_with_a_payment(clinic):
+    """Return a hold of Saturday 31 October that lapsed, and its open payment."""
+    lapsed = make_booking(
+        clinic.grace,
+        clinic.consultation,
+        utc(11, 5, 15),
+        status=Booking.Status.EXPIRED,
+        held_at=utc(10, 31, 18),
+        currency="USD",
+        price_amount=10000,
+    )
+    return lapsed, pay(lapsed, 10000, None, status=Payment.Status.PENDING)
 
 
 def test_a_day_is_rolled_up_an_hour_after_it_ends(clinic):
@@ -137,16 +151,7 @@ def test_an_open_checkout_holds_its_day_back_until_it_ends(clinic):
 
 
 def test_a_late_payment_of_a_lapsed_hold_opens_its_day_again(clinic):
-    lapsed = make_booking(
-        clinic.grace,
-        clinic.consultation,
-        utc(11, 5, 15),
-        status=Booking.Status.EXPIRED,
-        held_at=utc(10, 31, 18),
-        currency="USD",
-        price_amount=10000,
-    )
-    payment = pay(lapsed, 10000, None, status=Payment.Status.PENDING)
+    lapsed, payment = lapsed_hold_with_a_payment(clinic)
     roll_up_days(now=NOW)
     before = figures()
     assert (before.checkouts_started, before.checkouts_completed) == (9, 5)
@@ -298,16 +303,7 @@ def test_nothing_is_rolled_up_without_a_practice_or_a_booking(db, practice):
 def test_a_late_payment_during_a_roll_up_opens_its_day_once_the_roll_up_ends(
     clinic,
 ):
-    lapsed = make_booking(
-        clinic.grace,
-        clinic.consultation,
-        utc(11, 5, 15),
-        status=Booking.Status.EXPIRED,
-        held_at=utc(10, 31, 18),
-        currency="USD",
-        price_amount=10000,
-    )
-    payment = pay(lapsed, 10000, None, status=Payment.Status.PENDING)
+    lapsed, payment = lapsed_hold_with_a_payment(clinic)
     rolling, paid = threading.Event(), threading.Event()
 
     def roll_up_and_wait():
