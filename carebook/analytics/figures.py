@@ -183,9 +183,16 @@ def compute_figures(figure_filter: FigureFilter, now=None) -> Figures:
     appointment and by hold; payments and refunds by completion; tries by
     time.
     """
+    is_outermost = not connection.in_atomic_block
     with transaction.atomic():
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
+                if is_outermost:
+                    # One snapshot for every read, so a day rolled up or
+                    # opened again meanwhile is read one way, once.
+                    cursor.execute(
+                        "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+                    )
                 for setting in POSTGRESQL_SETTINGS:
                     cursor.execute(f"SET LOCAL {setting}")
         return _compute_figures(figure_filter, now or timezone.now())
