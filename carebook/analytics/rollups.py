@@ -51,7 +51,7 @@ ROLLUP_DELAY = timedelta(hours=1)
 # A booking's instant this recent is on no rolled-up day, nor on one a run
 # now reading could roll up, unless the change takes this long to commit.
 UNROLLED_WINDOW = ROLLUP_DELAY / 2
-# Days rolled up in one transaction.
+# The most days rolled up in one transaction.
 CHUNK_DAYS = 31
 OPEN_CHECKOUT_STATUSES = (Booking.Status.HELD, Booking.Status.PENDING_PAYMENT)
 CELL = ("day", "provider_key", "kind")
@@ -106,19 +106,20 @@ def roll_up_days(now: datetime | None = None) -> int:
     return rolled
 
 
-def note_counted_state(sender, instance: Booking, raw=False, **kwargs) -> None:
+def note_counted_state(sender, instance: Booking, **kwargs) -> None:
     """Before a booking is saved, note what the figures counted of it."""
     instance._counted_before = (
         Booking.objects.filter(pk=instance.pk).values(*COUNTED_FIELDS).first()
-        if instance.pk is not None and not raw
+        if instance.pk is not None
         else None
     )
 
 
-def reopen_changed_days(sender, instance: Booking, raw=False, **kwargs) -> None:
-    """After a booking is saved, drop the roll-up of each day it changed."""
-    if raw:
-        return
+def reopen_changed_days(sender, instance: Booking, **kwargs) -> None:
+    """After a booking is saved, drop the roll-up of each day it changed.
+
+    Fixtures loaded with `loaddata` are saved through here too.
+    """
     before = getattr(instance, "_counted_before", None)
     after = {name: getattr(instance, name) for name in COUNTED_FIELDS}
     instants = set()
@@ -295,8 +296,19 @@ def _days_to_roll_up(zone_name: str, now: datetime) -> list[date]:
 
 
 def _chunks(days: list[date]) -> Iterable[list[date]]:
-    for index in range(0, len(days), CHUNK_DAYS):
-        yield days[index : index + CHUNK_DAYS]
+    """Yield runs of consecutive days, each at most CHUNK_DAYS long.
+
+    Days to roll up need not follow each other: a day opened again may lie
+    years before the newest.
+    """
+    chunk = []
+    for day in days:
+        if chunk and (day - chunk[-1] != timedelta(days=1) or len(chunk) == CHUNK_DAYS):
+            yield chunk
+            chunk = []
+        chunk.append(day)
+    if chunk:
+        yield chunk
 
 
 def _lock_rollups(mode: str = "SHARE ROW EXCLUSIVE") -> None:

@@ -12,6 +12,7 @@ import time_machine
 from django.core.management import call_command
 from django.db import connection, transaction
 
+from carebook.analytics import figures as figures_module
 from carebook.analytics.figures import compute_figures
 from carebook.analytics.filters import FigureFilter
 from carebook.analytics.models import DayCounts, DayDeclines, DayTakings, RolledUpDay
@@ -367,3 +368,76 @@ def test_the_job_worker_rolls_up_at_five_past_every_hour(clinic):
     with time_machine.travel(NOW, tick=False):
         assert roll_up_days_every_hour.call_local() == 3
     assert rolled_up() == [FRI, SAT, SUN]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_figures_read_while_a_day_opens_again_are_those_of_one_moment(
+    clinic, monkeypatch
+):
+    roll_up_days(now=NOW)
+    before = figures()
+    decided, changed = threading.Event(), threading.Event()
+    count_live = figures_module.count_live
+
+    def count_live_once_the_day_changed(*args, **kwargs):
+        # The figures know by now that Saturday is rolled up. On PostgreSQL
+        # the change commits before they read its cells; SQLite's IMMEDIATE
+        # transaction makes the change wait for the figures instead.
+        decided.set()
+        if connection.vendor == "postgresql":
+            changed.wait(timeout=30)
+        return count_live(*args, **kwargs)
+
+    monkeypatch.setattr(figures_module, "count_live", count_live_once_the_day_changed)
+
+    def read():
+        try:
+            return figures()
+        finally:
+            connection.close()
+
+    def mark():
+        decided.wait(timeout=30)
+        try:
+            # Booking 1 takes place on Saturday: a no-show opens Saturday.
+            services.record_attendance(
+                clinic.bookings[1], Booking.Status.NO_SHOW, SYSTEM, now=NOW
+            )
+        finally:
+            changed.set()
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        reading, marking = pool.submit(read), pool.submit(mark)
+        marking.result(timeout=60)
+        during = reading.result(timeout=60)
+
+    assert rolled_up() == [FRI, SUN]
+    assert during == before
+
+
+def test_a_day_opened_again_years_back_is_rolled_up_with_the_newest(clinic):
+    years_ago = timedelta(days=900)
+    old = make_booking(
+        clinic.ada,
+        clinic.consultation,
+        utc(10, 31, 14) - years_ago,
+        status=Booking.Status.CONFIRMED,
+        held_at=utc(10, 30, 14) - years_ago,
+        confirmed_at=utc(10, 30, 14, 1) - years_ago,
+        currency="USD",
+    )
+    Booking.objects.filter(pk=clinic.bookings[8].pk).update(
+        status=Booking.Status.EXPIRED
+    )
+    # From Monday 13 May 2024, when it was held, to Sunday 1 November 2026.
+    assert roll_up_days(now=NOW) == 903
+    services.record_attendance(old, Booking.Status.NO_SHOW, SYSTEM, now=NOW)
+    assert date(2024, 5, 14) not in rolled_up()
+
+    # Its appointment's day and Monday 2 November, 902 days apart.
+    assert roll_up_days(now=NOW + timedelta(days=1)) == 2
+    assert RolledUpDay.objects.count() == 904
+    old_day = {"start": date(2024, 5, 14), "end": date(2024, 5, 14)}
+    assert figures(**old_day).status_totals["no_show"] == 1
+    assert figures(**old_day) == figures_from_the_rows(**old_day)
