@@ -5,6 +5,7 @@ the page loads nothing from outside Carebook.
 """
 
 from carebook.analytics.figures import APPOINTMENT_STATUSES, Figures
+from carebook.analytics.templatetags.figures import words
 from carebook.money import to_decimal
 
 # Enough bars to read; the tables below the charts list every provider.
@@ -51,7 +52,7 @@ def chart_data(figures: Figures) -> dict:
             "values": [row.bookings for row in figures.appointment_types],
         },
         "declines": {
-            "names": [reason for reason, _ in figures.payments.declines],
+            "names": [words(reason) for reason, _ in figures.payments.declines],
             "values": [count for _, count in figures.payments.declines],
         },
     }

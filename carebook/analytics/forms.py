@@ -5,7 +5,8 @@ from django import forms
 
 from carebook.analytics.filters import LONGEST_RANGE_DAYS, FigureFilter
 from carebook.practice.models import AppointmentType, Practice, Provider
-from carebook.timezones import is_supported_date
+from carebook.timezones import parse_day
+from carebook.web.forms import DayField
 
 DEFAULT_RANGE_DAYS = 30
 
@@ -13,10 +14,8 @@ DEFAULT_RANGE_DAYS = 30
 class FigureFilterForm(forms.Form):
     """The dashboard's range and narrowing, as query parameters."""
 
-    start = forms.DateField(
-        label="From", widget=forms.DateInput(attrs={"type": "date"})
-    )
-    end = forms.DateField(label="To", widget=forms.DateInput(attrs={"type": "date"}))
+    start = DayField(label="From")
+    end = DayField(label="To")
     provider = forms.ModelChoiceField(
         queryset=Provider.objects.order_by("name"),
         required=False,
@@ -32,19 +31,17 @@ class FigureFilterForm(forms.Form):
     def __init__(self, data, practice: Practice, today: date):
         self.practice = practice
         data = data.copy()
-        # Without a range, the last 30 days up to today.
+        # Without a range, the 30 days up to today, or up to the end given.
         data.setdefault("end", today.isoformat())
+        last_day = parse_day(data["end"]) or today
         data.setdefault(
-            "start", (today - timedelta(days=DEFAULT_RANGE_DAYS - 1)).isoformat()
+            "start", (last_day - timedelta(days=DEFAULT_RANGE_DAYS - 1)).isoformat()
         )
         super().__init__(data)
 
     def clean(self):
         cleaned = super().clean()
         start, end = cleaned.get("start"), cleaned.get("end")
-        for name in ("start", "end"):
-            if cleaned.get(name) and not is_supported_date(cleaned[name]):
-                self.add_error(name, "Enter a date from 2000 to 2199.")
         if start and end and not self.errors:
             if end < start:
                 self.add_error("end", "The range must end on or after its start.")

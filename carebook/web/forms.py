@@ -33,9 +33,14 @@ class PatientDetailsForm(forms.Form):
 
 
 class DayField(forms.DateField):
-    """A date picked in the browser, within the dates Carebook works with."""
+    """A date picked in the browser, within the dates Carebook works with.
+
+    Only as the browser sends it, YYYY-MM-DD: 12/01/2026 is the first of
+    December in some countries and the twelfth of January in others.
+    """
 
     widget = forms.DateInput(attrs={"type": "date"})
+    input_formats = ["%Y-%m-%d"]
 
     def validate(self, value):
         super().validate(value)

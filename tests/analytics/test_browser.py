@@ -75,3 +75,16 @@ def test_front_desk_and_providers_are_refused_the_dashboard_and_export(
     expect(page.locator("body")).not_to_contain_text("Bookings made")
     assert export.status == 403
     assert "reference" not in export.text()
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_one_day_range_charts_that_one_day(page, live_server, passwords):
+    log_in(page, live_server, "owner")
+
+    page.goto(live_server.url + "/staff/dashboard/?start=2026-10-31&end=2026-10-31")
+
+    for chart in ("days", "revenue"):
+        expect(page.locator(f"#chart-{chart} .xtick text")).to_have_text(["2026-10-31"])
+    # Saturday's declines: 2, 1 and 1 tries, counted in whole numbers.
+    expect(page.locator("#chart-declines .xtick text")).to_have_text(["0", "1", "2"])

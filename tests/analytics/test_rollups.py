@@ -292,6 +292,15 @@ def test_the_command_rolls_up_and_can_count_every_day_again(clinic):
     )
 
 
+def test_the_command_counts_one_day_as_one(clinic):
+    output = io.StringIO()
+    with time_machine.travel(utc(10, 31, 5), tick=False):
+        call_command("roll_up_figures", stdout=output)
+
+    # At 01:00 EDT on Saturday, Friday has just been over for an hour.
+    assert output.getvalue() == "Rolled up 1 day.\n"
+
+
 def test_nothing_is_rolled_up_without_a_practice_or_a_booking(db, practice):
     assert roll_up_days(now=NOW) == 0
 

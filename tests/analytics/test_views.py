@@ -6,6 +6,7 @@ from io import StringIO
 import pytest
 import time_machine
 
+from carebook.analytics.templatetags.figures import duration
 from carebook.audit.models import AuditEntry
 from carebook.bookings.models import Booking
 from tests.analytics.conftest import NOW
@@ -63,12 +64,57 @@ def test_without_a_range_the_last_30_local_days_are_shown(client, staff):
     )
 
 
+def test_an_end_alone_shows_the_30_days_up_to_it(client, staff):
+    client.force_login(staff["owner"])
+
+    figures = client.get("/staff/dashboard/", {"end": "2025-01-01"}).context["figures"]
+
+    assert (str(figures.filter.start), str(figures.filter.end)) == (
+        "2024-12-03",
+        "2025-01-01",
+    )
+
+
+def test_the_page_names_statuses_reasons_and_waits_in_words(client, staff):
+    client.force_login(staff["owner"])
+
+    page = client.get("/staff/dashboard/", RANGE).content.decode()
+
+    assert "<caption>Appointments in the range, by status</caption>" in page
+    assert '<th scope="col">No show</th>' in page
+    assert '<th scope="row">card declined</th>' in page
+    # Time to book: 450 s median, 1440 s at the 90th percentile.
+    assert (
+        '<span class="value">7 min 30 s</span><span class="detail">90th percentile '
+        "24 min 00 s · 4 bookings</span>"
+    ) in page
+    assert "5 of 9 tries" in page
+    assert "1 of 5 appointments" in page
+
+
+@pytest.mark.parametrize(
+    ("seconds", "shown"),
+    [
+        (None, "–"),
+        (4.6, "4.6 s"),
+        (59.94, "59.9 s"),
+        (59.96, "1 min 00 s"),
+        (450.0, "7 min 30 s"),
+        (3725.0, "1 h 02 min"),
+    ],
+)
+def test_waits_are_shown_to_a_tenth_of_a_second_under_a_minute(seconds, shown):
+    assert duration(seconds) == shown
+
+
 @pytest.mark.parametrize(
     ("query", "field", "message"),
     [
         ({"start": "2026-11-02", "end": "2026-10-31"}, "end", "The range must end"),
         ({"start": "yesterday", "end": "2026-11-02"}, "start", "Enter a valid date."),
         ({"start": "1999-12-31", "end": "2026-11-02"}, "start", "from 2000 to 2199"),
+        # Month first or day first depends on the country: only YYYY-MM-DD.
+        ({"start": "10/31/2026", "end": "2026-11-02"}, "start", "Enter a valid date."),
         ({**RANGE, "provider": "999999"}, "provider", "Select a valid choice."),
     ],
 )

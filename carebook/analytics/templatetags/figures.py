@@ -18,17 +18,23 @@ def percent(value: float | None, locale: str = "en") -> str:
 
 @register.filter
 def duration(seconds: float | None) -> str:
-    """Return seconds as '4 min 05 s' (or '1 h 02 min'), or a dash for none."""
+    """Return seconds as '4.6 s', '4 min 05 s' or '1 h 02 min', or a dash."""
     if seconds is None:
         return "–"
+    if seconds < 59.95:
+        return f"{seconds:.1f} s"
     whole = round(seconds)
     hours, rest = divmod(whole, 3600)
     minutes, secs = divmod(rest, 60)
     if hours:
         return f"{hours} h {minutes:02d} min"
-    if minutes:
-        return f"{minutes} min {secs:02d} s"
-    return f"{secs} s"
+    return f"{minutes} min {secs:02d} s"
+
+
+@register.filter
+def words(code: str) -> str:
+    """Return a code such as 'card_declined' as words: 'card declined'."""
+    return code.replace("_", " ")
 
 
 @register.simple_tag

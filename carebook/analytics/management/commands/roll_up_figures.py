@@ -20,7 +20,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, again, **options):
         if again:
-            dropped = drop_rollups()
-            self.stdout.write(f"Dropped the roll-ups of {dropped} days.")
-        rolled = roll_up_days()
-        self.stdout.write(f"Rolled up {rolled} days.")
+            self.stdout.write(f"Dropped the roll-ups of {_days(drop_rollups())}.")
+        self.stdout.write(f"Rolled up {_days(roll_up_days())}.")
+
+
+def _days(count: int) -> str:
+    return f"{count} day" if count == 1 else f"{count} days"

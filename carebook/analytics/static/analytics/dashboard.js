@@ -22,7 +22,14 @@
     }
   }
 
-  function horizontalBars(id, series, title) {
+  // Days are categories, one per local day: as dates, plotly would spread a
+  // single day over hours of its own.
+  const dayAxis = { xaxis: { type: "category" } };
+
+  // Counts are whole numbers: no ticks between 0 and 1.
+  const countAxis = (values) => (Math.max(0, ...values) < 10 ? { dtick: 1 } : {});
+
+  function horizontalBars(id, series, title, isCount) {
     draw(
       id,
       [{
@@ -32,7 +39,10 @@
         y: series.names.slice().reverse(),
       }],
       title,
-      { margin: { t: 40, r: 10, b: 40, l: 160 } }
+      {
+        margin: { t: 40, r: 10, b: 40, l: 160 },
+        xaxis: isCount ? countAxis(series.values) : {},
+      }
     );
   }
 
@@ -56,7 +66,7 @@
         { type: "scatter", mode: "lines+markers", name: "made", x: data.days, y: data.made },
       ],
       "Bookings made and appointments, by day",
-      { barmode: "stack" }
+      Object.assign({ barmode: "stack" }, dayAxis)
     );
 
     draw(
@@ -67,10 +77,13 @@
         x: data.days,
         y: values,
       })),
-      "Net revenue by day"
+      "Net revenue by day",
+      dayAxis
     );
 
-    horizontalBars("chart-providers-bookings", data.providers_by_bookings, "Providers by bookings");
+    horizontalBars(
+      "chart-providers-bookings", data.providers_by_bookings, "Providers by bookings", true
+    );
     horizontalBars(
       "chart-providers-revenue",
       data.providers_by_revenue,
@@ -82,6 +95,6 @@
       [{ type: "pie", labels: data.appointment_types.names, values: data.appointment_types.values }],
       "Appointment types"
     );
-    horizontalBars("chart-declines", data.declines, "Declines by reason");
+    horizontalBars("chart-declines", data.declines, "Declines by reason", true);
   });
 })();
