@@ -1,6 +1,9 @@
 """gunicorn settings: its access log, with secrets hidden, on stdout."""
 
 accesslog = "-"
+# No control socket: its one default path in the home folder would be shared
+# by every Carebook on the machine, and nothing here uses gunicornc.
+control_socket_disable = True
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms'
 
 logconfig_dict = {
