@@ -1,7 +1,9 @@
 """Which figures a reader asked for: a range of local days and a narrowing."""
 
+import operator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import reduce
 from zoneinfo import ZoneInfo
 
 from django.db.models import Q
@@ -9,6 +11,9 @@ from django.db.models import Q
 from carebook.scheduling.availability import local_days
 
 LONGEST_RANGE_DAYS = 800
+
+# Local midnight to local midnight, for each run of consecutive days.
+Spans = list[tuple[datetime, datetime]]
 
 
 @dataclass(frozen=True)
@@ -39,7 +44,7 @@ class FigureFilter:
             for offset in range((self.end - self.start).days + 1)
         ]
 
-    def spans(self, days: list[date]) -> list[tuple[datetime, datetime]]:
+    def spans(self, days: list[date]) -> Spans:
         """Return the instants of each run of consecutive days, in order."""
         runs = []
         for day in sorted(days):
@@ -63,5 +68,16 @@ class FigureFilter:
         return condition
 
     def during(self, field_name: str) -> Q:
-        low, high = self.instants
-        return Q(**{f"{field_name}__gte": low, f"{field_name}__lt": high})
+        """Return the rows whose instant falls in the range."""
+        return during(field_name, [self.instants])
+
+
+def during(field_name: str, spans: Spans) -> Q:
+    """Return the rows whose instant falls in one of the (non-empty) spans."""
+    return reduce(
+        operator.or_,
+        (
+            Q(**{f"{field_name}__gte": low, f"{field_name}__lt": high})
+            for low, high in spans
+        ),
+    )

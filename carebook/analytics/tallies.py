@@ -9,15 +9,14 @@ grouped by day, provider and type. The percentiles of time to book are no
 sum of days and are not tallied here.
 """
 
-import operator
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
-from functools import reduce
 
-from django.db.models import Case, F, Q, Value, When
+from django.db.models import Case, F, Value, When
 from django.db.models.functions import TruncDate
 
+from carebook.analytics.filters import Spans, during
 from carebook.analytics.grouping import as_date, group_by_sets
 from carebook.bookings.models import Booking
 from carebook.payments.models import Payment, PaymentAttempt, Refund
@@ -30,9 +29,6 @@ APPOINTMENT_STATUSES = (
     Booking.Status.NO_SHOW,
     Booking.Status.CANCELLED,
 )
-
-# Local midnight to local midnight, for each run of consecutive days.
-Spans = list[tuple[datetime, datetime]]
 
 
 @dataclass
@@ -67,17 +63,6 @@ class Tally:
                 else:
                     setattr(total, name, getattr(total, name) + value)
         return total
-
-
-def during(field_name: str, spans: Spans) -> Q:
-    """Return the rows whose instant falls in one of the (non-empty) spans."""
-    return reduce(
-        operator.or_,
-        (
-            Q(**{f"{field_name}__gte": low, f"{field_name}__lt": high})
-            for low, high in spans
-        ),
-    )
 
 
 def local_day(field_name: str, figure_filter) -> TruncDate:
