@@ -13,7 +13,7 @@ from io import StringIO
 
 from carebook.analytics.figures import APPOINTMENT_STATUSES, Figures
 from carebook.analytics.filters import FigureFilter
-from carebook.bookings.models import Booking
+from carebook.analytics.tallies import appointments
 from carebook.money import decimal_string
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -114,11 +114,7 @@ def summary_rows(figures: Figures) -> Iterator[list]:
 def booking_rows(figure_filter: FigureFilter) -> Iterator[list]:
     """Yield every made booking whose appointment falls in the range."""
     bookings = (
-        Booking.objects.filter(
-            figure_filter.during("start"),
-            figure_filter.narrow(),
-            confirmed_at__isnull=False,
-        )
+        appointments(figure_filter, [figure_filter.instants])
         .select_related("provider", "appointment_type")
         .order_by("start", "pk")
     )

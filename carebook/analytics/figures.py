@@ -32,7 +32,12 @@ from django.utils import timezone
 
 from carebook.analytics import rollups
 from carebook.analytics.filters import FigureFilter
-from carebook.analytics.tallies import APPOINTMENT_STATUSES, Tally, count_live
+from carebook.analytics.tallies import (
+    APPOINTMENT_STATUSES,
+    Tally,
+    count_live,
+    made_bookings,
+)
 from carebook.bookings.models import Booking
 from carebook.practice.models import AppointmentType, Provider
 
@@ -213,16 +218,12 @@ def _compute_figures(figure_filter: FigureFilter, now) -> Figures:
         revenue_days=_revenue_days(figure_filter, tally),
         providers=_providers(figure_filter, tally),
         appointment_types=_appointment_types(tally.made_per_type),
-        time_to_book=_time_to_book(_made_bookings(figure_filter)),
+        time_to_book=_time_to_book(
+            made_bookings(figure_filter, [figure_filter.instants])
+        ),
         payments=_payments(tally),
         attendance=_attendance(days, tally.appointments_due),
     )
-
-
-def _made_bookings(figure_filter: FigureFilter):
-    return Booking.objects.filter(
-        figure_filter.during("confirmed_at"), figure_filter.narrow()
-    ).order_by()
 
 
 def _days(figure_filter: FigureFilter, tally: Tally) -> list[Day]:

@@ -67,10 +67,6 @@ class FigureFilter:
             condition &= Q(appointment_type_id=self.appointment_type_id)
         return condition
 
-    def during(self, field_name: str) -> Q:
-        """Return the rows whose instant falls in the range."""
-        return during(field_name, [self.instants])
-
 
 def during(field_name: str, spans: Spans) -> Q:
     """Return the rows whose instant falls in one of the (non-empty) spans."""

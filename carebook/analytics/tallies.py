@@ -74,16 +74,26 @@ def local_day(field_name: str, figure_filter) -> TruncDate:
 # type), and the columns its figure counts or sums.
 
 
+def made_bookings(figure_filter, spans: Spans):
+    """Return the bookings made (confirmed) in the spans."""
+    return Booking.objects.filter(
+        during("confirmed_at", spans), figure_filter.narrow()
+    ).order_by()
+
+
+def appointments(figure_filter, spans: Spans):
+    """Return the bookings made whose appointment starts in the spans."""
+    return Booking.objects.filter(
+        during("start", spans), figure_filter.narrow(), confirmed_at__isnull=False
+    ).order_by()
+
+
 def made_rows(figure_filter, spans: Spans):
     """Return the bookings made, on the day they were confirmed."""
-    return (
-        Booking.objects.filter(during("confirmed_at", spans), figure_filter.narrow())
-        .order_by()
-        .values(
-            day=local_day("confirmed_at", figure_filter),
-            provider_key=F("provider_id"),
-            kind=F("appointment_type_id"),
-        )
+    return made_bookings(figure_filter, spans).values(
+        day=local_day("confirmed_at", figure_filter),
+        provider_key=F("provider_id"),
+        kind=F("appointment_type_id"),
     )
 
 
@@ -140,20 +150,12 @@ def appointment_rows(figure_filter, spans: Spans, now: datetime):
 
     `due` is 1 for an appointment whose start has passed by `now`.
     """
-    return (
-        Booking.objects.filter(
-            during("start", spans),
-            figure_filter.narrow(),
-            confirmed_at__isnull=False,
-        )
-        .order_by()
-        .values(
-            "status",
-            day=local_day("start", figure_filter),
-            provider_key=F("provider_id"),
-            kind=F("appointment_type_id"),
-            due=Case(When(start__lte=now, then=Value(1)), default=Value(0)),
-        )
+    return appointments(figure_filter, spans).values(
+        "status",
+        day=local_day("start", figure_filter),
+        provider_key=F("provider_id"),
+        kind=F("appointment_type_id"),
+        due=Case(When(start__lte=now, then=Value(1)), default=Value(0)),
     )
 
 
