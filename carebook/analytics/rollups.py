@@ -97,7 +97,7 @@ def roll_up_days(now: datetime | None = None) -> int:
             _lock_rollups()
             # Under the lock: another run may have rolled some up meanwhile,
             # or a checkout may have opened again.
-            chunk = sorted(set(chunk) & set(_days_to_roll_up(zone_name, now)))
+            chunk = _still_to_roll_up(zone_name, chunk)
             if chunk:
                 _write_days(zone_name, chunk, now)
                 rolled += len(chunk)
@@ -276,10 +276,20 @@ def _days_to_roll_up(zone_name: str, now: datetime) -> list[date]:
         return []
     first_day = local_date(zone_name, first_held)
     last_day = local_date(zone_name, now - ROLLUP_DELAY) - timedelta(days=1)
+    days = [
+        first_day + timedelta(days=offset)
+        for offset in range((last_day - first_day).days + 1)
+    ]
+    return _still_to_roll_up(zone_name, days)
 
+
+def _still_to_roll_up(zone_name: str, days: list[date]) -> list[date]:
+    """Return the days, in order, not rolled up and with no open checkout."""
+    if not days:
+        return []
     done = set(
         RolledUpDay.objects.filter(
-            zone=zone_name, day__gte=first_day, day__lte=last_day
+            zone=zone_name, day__gte=days[0], day__lte=days[-1]
         ).values_list("day", flat=True)
     )
     open_checkouts = {
@@ -288,10 +298,6 @@ def _days_to_roll_up(zone_name: str, now: datetime) -> list[date]:
         .exclude(source=Booking.Source.WAITLIST)
         .values_list("held_at", flat=True)
     }
-    days = (
-        first_day + timedelta(days=offset)
-        for offset in range((last_day - first_day).days + 1)
-    )
     return [day for day in days if day not in done and day not in open_checkouts]
 
 

@@ -71,18 +71,26 @@ def test_a_day_is_rolled_up_an_hour_after_it_ends(clinic):
     assert rolled_up() == [FRI, SAT, SUN]
 
 
+def stored_roll_ups():
+    """Return every stored row of the roll-up, ids included, in order."""
+    return [
+        list(model.objects.order_by("pk").values())
+        for model in (RolledUpDay, DayCounts, DayTakings, DayDeclines)
+    ]
+
+
 def test_rolling_up_again_rolls_up_nothing_and_changes_nothing(clinic):
     roll_up_days(now=NOW)
-    rows = (DayCounts.objects.count(), DayTakings.objects.count())
+    stored = stored_roll_ups()
 
-    assert roll_up_days(now=NOW) == 0
-    assert (DayCounts.objects.count(), DayTakings.objects.count()) == rows
-    # Friday: Ada's consultation. Saturday: Ada's follow-up and
+    assert roll_up_days(now=NOW + timedelta(minutes=5)) == 0
+    assert stored_roll_ups() == stored
+    # Three days. Friday: Ada's consultation. Saturday: Ada's follow-up and
     # consultation, Grace's consultations. Sunday: Ada's follow-up and
     # consultation, and Grace's consultations (appointments, and a refund).
-    assert rows == (7, 6)
-    # Saturday: two reasons for Grace's consultation, two for Ada's.
-    assert DayDeclines.objects.count() == 4
+    # Saturday's declines: two reasons for Grace's consultation, two for
+    # Ada's.
+    assert [len(rows) for rows in stored] == [3, 7, 6, 4]
 
 
 def test_the_cells_hold_each_days_counts_and_sums(clinic):
@@ -450,3 +458,23 @@ def test_a_day_opened_again_years_back_is_rolled_up_with_the_newest(clinic):
     old_day = {"start": date(2024, 5, 14), "end": date(2024, 5, 14)}
     assert figures(**old_day).status_totals["no_show"] == 1
     assert figures(**old_day) == figures_from_the_rows(**old_day)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_roll_up_each_day_once(clinic):
+    barrier = threading.Barrier(2)
+
+    def run():
+        try:
+            barrier.wait(timeout=30)
+            return roll_up_days(now=NOW)
+        finally:
+            connection.close()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        rolled = sorted(pool.map(lambda _: run(), range(2)))
+
+    # The second waits for the first's lock, then finds nothing left.
+    assert rolled == [0, 3]
+    assert rolled_up() == [FRI, SAT, SUN]
+    assert [len(rows) for rows in stored_roll_ups()] == [3, 7, 6, 4]
