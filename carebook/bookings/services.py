@@ -557,11 +557,11 @@ def refund_on_cancelling(booking: Booking, now=None) -> int:
     now = now or timezone.now()
     policy = CancellationPolicy.for_booking(booking)
     paid = booking.payments.filter(status=Payment.Status.SUCCEEDED)
-    # As request_refund does: never more than is left to give back.
+    # As request_refund caps it: never more than is left to give back.
     return sum(
         min(
             policy.refund(payment.amount, booking.start, now),
-            payment.amount - payment.refunded_amount,
+            payments.left_to_refund(payment),
         )
         for payment in paid
     )
@@ -651,7 +651,7 @@ def release_hold(booking: Booking, actor: Actor, now=None) -> bool:
     """Give up a held time the patient left for another; False if not held."""
     now = now or timezone.now()
     with transaction.atomic():
-        _lock_provider_of(booking.pk)
+        lock_provider(booking.provider_id)
         released = Booking.objects.filter(
             pk=booking.pk, status=Booking.Status.HELD
         ).update(status=Booking.Status.EXPIRED, hold_expires_at=now, updated_at=now)

@@ -136,6 +136,14 @@ def cancel_open_payments(booking: Booking, actor: Actor) -> None:
         record_change("payment.cancelled", payment, actor)
 
 
+def left_to_refund(payment: Payment) -> int:
+    """Return what of a payment no refund given or under way has taken yet."""
+    asked = payment.refunds.exclude(status=Refund.Status.FAILED).aggregate(
+        total=Sum("amount")
+    )["total"]
+    return payment.amount - (asked or 0)
+
+
 def request_refund(
     payment: Payment, amount: int, reason: str, actor: Actor
 ) -> Refund | None:
@@ -145,10 +153,7 @@ def request_refund(
     when that is zero. Runs in the caller's transaction.
     """
     payment = Payment.objects.select_for_update().get(pk=payment.pk)
-    asked = payment.refunds.exclude(status=Refund.Status.FAILED).aggregate(
-        total=Sum("amount")
-    )["total"]
-    amount = min(amount, payment.amount - (asked or 0))
+    amount = min(amount, left_to_refund(payment))
     if amount <= 0:
         return None
 

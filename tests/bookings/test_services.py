@@ -8,8 +8,8 @@ from carebook.audit.models import AuditEntry
 from carebook.audit.services import PATIENT
 from carebook.bookings import services
 from carebook.bookings.models import Booking
-from carebook.payments.models import Payment, PaymentAttempt
-from carebook.payments.services import record_decline
+from carebook.payments.models import Payment, PaymentAttempt, Refund
+from carebook.payments.services import record_decline, request_refund
 from carebook.practice.models import Service
 from tests.conftest import MONDAY_MORNING
 from tests.factories import make_booking
@@ -375,3 +375,14 @@ def test_a_cancelled_booking_cannot_be_marked(provider, consultation, now):
 
     booking.refresh_from_db()
     assert booking.status == Booking.Status.CANCELLED
+
+
+def test_the_refund_on_cancelling_leaves_out_a_refund_under_way(pending, now):
+    booking = pay(pending)
+    request_refund(booking.payments.get(), 3000, Refund.Reason.GATEWAY, PATIENT)
+
+    # Two days ahead, the policy gives back all 80.00; 30.00 is on its way.
+    two_days_ahead = ELEVEN - timedelta(days=2)
+    assert services.refund_on_cancelling(booking, now=two_days_ahead) == 5000
+    # Within the 24 free hours the late fee takes it all.
+    assert services.refund_on_cancelling(booking, now=MONDAY_MORNING) == 0
