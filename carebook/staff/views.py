@@ -24,7 +24,7 @@ from carebook.payments.models import Payment
 from carebook.payments.services import checkout_url
 from carebook.practice import services as practice_services
 from carebook.practice.models import Practice, Provider, Service, TimeOff, Weekday
-from carebook.scheduling import local_days
+from carebook.scheduling import Interval, local_days
 from carebook.staff.forms import (
     DateHoursForm,
     DeskBookingForm,
@@ -69,15 +69,16 @@ def _visible_providers(user):
 def schedule(request):
     """Show one day, or a week from Monday, of the visible providers."""
     practice = _practice()
-    providers = _visible_providers(request.user)
+    visible = providers = _visible_providers(request.user)
     form = ScheduleForm(request.GET)
     form.is_valid()
-    day = form.cleaned_data.get("day") or local_date(practice.timezone)
+    today = local_date(practice.timezone)
+    day = form.cleaned_data.get("day") or today
     view = form.cleaned_data.get("view") or "day"
     # A provider asking for someone else's schedule sees their own.
     chosen = form.cleaned_data.get("provider")
-    if chosen and providers.filter(pk=chosen).exists():
-        providers = providers.filter(pk=chosen)
+    if chosen and visible.filter(pk=chosen).exists():
+        providers = visible.filter(pk=chosen)
     else:
         chosen = None
 
@@ -95,20 +96,24 @@ def schedule(request):
             "form": form,
             "view": view,
             "day": day,
-            "days": _bookings_by_day(providers, first, length, practice.timezone),
-            "providers": _visible_providers(request.user),
+            "days": _bookings_by_day(providers, first, length, shown, practice),
+            "providers": visible,
             "chosen": chosen,
             "time_off": time_off,
             "previous_day": first - timedelta(days=length),
             "next_day": first + timedelta(days=length),
-            "today": local_date(practice.timezone),
+            "today": today,
         },
     )
 
 
-def _bookings_by_day(providers, first: date, length: int, zone_name: str) -> list:
-    """Return each of `length` days from `first` with the bookings starting on it."""
-    shown = local_days(first, first + timedelta(days=length - 1), zone_name)
+def _bookings_by_day(
+    providers, first: date, length: int, shown: Interval, practice: Practice
+) -> list:
+    """Return each of `length` days from `first` with the bookings starting on it.
+
+    `shown` is those days as instants.
+    """
     bookings = (
         Booking.objects.filter(
             provider__in=providers,
@@ -121,7 +126,7 @@ def _bookings_by_day(providers, first: date, length: int, zone_name: str) -> lis
     )
     by_day = {first + timedelta(days=offset): [] for offset in range(length)}
     for booking in bookings:
-        day = local_date(zone_name, booking.start)
+        day = local_date(practice.timezone, booking.start)
         if day in by_day:
             by_day[day].append(booking)
     return list(by_day.items())
