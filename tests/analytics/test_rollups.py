@@ -223,7 +223,9 @@ def test_a_booking_written_into_a_rolled_up_day_opens_it(clinic):
     assert figures().checkouts_started == 9
 
 
-def test_a_recent_confirmation_leaves_the_roll_ups_alone(clinic):
+def test_a_confirmation_on_days_not_rolled_up_opens_none_that_are(clinic):
+    # Held on Monday for Thursday, confirmed on Monday: none of its days is
+    # rolled up, and the drop it runs must touch none of the others.
     roll_up_days(now=NOW)
     booking = make_booking(
         clinic.ada,
